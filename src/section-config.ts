@@ -1,0 +1,69 @@
+// The resolved, validated settings of one section: what src/config.ts produces
+// from the INI and what a worker receives in its task. Plain data only (it
+// crosses postMessage). Paths are absolute; relative ones in the INI resolve
+// against the config file's directory, never the working directory.
+
+export type Category = 'mail' | 'quarantine' | 'authentication';
+
+/** Valid `type` values per category (API.md). Authentication sends no type. */
+export const TYPES_BY_CATEGORY: Record<Category, readonly string[]> = {
+  mail: ['incominglog', 'outgoinglog'],
+  quarantine: ['quarantine', 'hold'],
+  authentication: [],
+};
+
+export type FileTime = 'write' | 'event';
+
+export interface SectionConfig {
+  /** Full INI section name, e.g. `MailLogger:example.com-in`. */
+  section: string;
+  /** `{section}` placeholder: the part after `MailLogger:` (the legacy `[MailLogger]` gives `MailLogger`). */
+  name: string;
+  /** `{id}` placeholder: first 8 hex digits of md5(api_key + domain + type + category + url). */
+  id: string;
+  apiKey: string;
+  domain: string;
+  category: Category;
+  /** As configured for mail/quarantine; `auth` for authentication (used in file names, never sent). */
+  type: string;
+  /** Base URL after precedence (section url > [DEFAULT] url for mail only > category default). */
+  url: string;
+  /** Unix seconds; already defaulted to now − 60 when the INI has none. */
+  startTime: number;
+  endDelay: number;
+  /** Absolute. */
+  logDirectory: string;
+  /** Absolute: {logDirectory}/{domain or 'global'}/{category}[/{type}]. */
+  outputDirectory: string;
+  logFileNameFormat: string;
+  messageLogFileName: string;
+  messageLogRetentionCount: number;
+  errorLogFileName: string;
+  errorLogRetentionCount: number;
+  /** Absolute (relative values resolve against outputDirectory, as the Python tool keeps it there). */
+  heartbeatFile: string;
+  /** Absolute. */
+  positionFile: string;
+  /** Absolute. */
+  lockFilePath: string;
+  splitInterval: number;
+  maxTimeGap: number;
+  maxRecordsPerPage: number;
+  /** Seconds. */
+  listTimeout: number;
+  detailTimeout: number;
+  listRetries: number;
+  listSleepTime: number;
+  detailRetries: number;
+  detailSleepTime: number;
+  maxParallelDetails: number;
+  useSession: boolean;
+  verbose: boolean;
+  fileTime: FileTime;
+  /** Hard ceiling of requests per second for this section's key; 0 = none. */
+  rateLimit: number;
+  /** Absolute path of a Prometheus textfile, or '' for none. */
+  metricsFile: string;
+  /** Absolute path of an extra CA bundle (PEM), or '' for none. */
+  caFile: string;
+}
