@@ -1,0 +1,570 @@
+// The HTTP client for the Uzman Posta log API (API.md), and the only module
+// that imports undici. One ApiClient per section task: it owns its connection
+// pools, so nothing is shared between worker threads.
+//
+// Retry rules (API.md, "Errors"; waits computed in retry-policy.ts):
+// - transient (5xx, reset, timeout, DNS, refused, malformed 200 body): back off
+//   and retry up to list_retries / detail_retries times;
+// - 429: wait Retry-After (or back off) on a separate budget of RATE_LIMIT_RETRIES;
+// - TLS certificate failures, 400, 401, 403, 404, 406 and other 4xx: no retry.
+//
+// list() rejects with a UzpError. detail() resolves every failure to
+// `{status: 'failed'}` so the summary record is written instead, except two
+// that must stop the section rather than degrade every record of it: an
+// ApiAuthError (401/403) and an AbortedError.
+
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { EnvHttpProxyAgent, Pool, type Dispatcher } from 'undici';
+import {
+  AbortedError,
+  ApiAuthError,
+  ApiHttpError,
+  ConfigError,
+  MalformedResponseError,
+  UzpError,
+  type ErrorContext,
+} from './errors.js';
+import { redact } from './mask.js';
+import { networkErrorKind, toNetworkError } from './network-errors.js';
+import { parseRetryAfter, rateLimitDecision, transientRetryWaitMs, type RetryAfter } from './retry-policy.js';
+
+export interface RateGate {
+  /** Called before every request attempt; may wait for the key's budget. */
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** Called after every attempt that acquire() let through (status null = network error or abort). */
+  observe(outcome: {
+    status: number | null;
+    retryAfterSeconds?: number;
+    headers: Record<string, string | string[] | undefined>;
+  }): void;
+}
+
+export interface RequestEvent {
+  kind: 'list' | 'detail';
+  /** Key-masked. */
+  url: string;
+  /** null when no complete response arrived (network error, timeout, abort). */
+  status: number | null;
+  durationMs: number;
+  /** 1-based, counting every attempt of the logical request (429s included). */
+  attempt: number;
+  error?: UzpError;
+  willRetry: boolean;
+  /** Planned wait before the next attempt, when willRetry. */
+  waitMs?: number;
+}
+
+export interface ApiClientOptions {
+  section: string;
+  apiKey: string;
+  url: string;
+  category: 'mail' | 'quarantine' | 'authentication';
+  type: string;
+  domain: string;
+  listTimeoutMs: number;
+  detailTimeoutMs: number;
+  listRetries: number;
+  listSleepSeconds: number;
+  detailRetries: number;
+  detailSleepSeconds: number;
+  useSession: boolean;
+  maxConnections: number;
+  caFile?: string;
+  gate?: RateGate;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  onRequest?: (ev: RequestEvent) => void;
+  signal?: AbortSignal;
+  /**
+   * Where the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their
+   * lower-case forms) are read from. Defaults to process.env; tests inject one.
+   */
+  env?: Record<string, string | undefined>;
+}
+
+export type DetailResult =
+  | { status: 'ok'; record: Record<string, unknown> }
+  | { status: 'missing' }
+  | { status: 'failed'; error: UzpError };
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** What one attempt came to, before the retry decision. */
+type Attempt<T> =
+  | { type: 'done'; value: T }
+  /** Retrying cannot help. */
+  | { type: 'fatal'; error: UzpError }
+  | { type: 'transient'; error: UzpError }
+  | { type: 'rate-limited'; error: ApiHttpError; retryAfter: RetryAfter };
+
+interface RequestSpec<T> {
+  kind: 'list' | 'detail';
+  origin: string;
+  /** Path and query, as sent. */
+  path: string;
+  timeoutMs: number;
+  retries: number;
+  sleepSeconds: number;
+  interpret: (status: number, headers: Headers, text: string, ctx: ErrorContext) => Attempt<T>;
+}
+
+export interface ProxySettings {
+  httpProxy: string;
+  httpsProxy: string;
+  noProxy: string;
+}
+
+/**
+ * The proxy settings from the environment, or null when none of the variables
+ * is set (then requests go straight to the service). Lower case wins, as in curl and undici.
+ */
+export function proxyFromEnv(env: Record<string, string | undefined>): ProxySettings | null {
+  const pick = (lower: string, upper: string): string => env[lower] || env[upper] || '';
+  const settings = {
+    httpProxy: pick('http_proxy', 'HTTP_PROXY'),
+    httpsProxy: pick('https_proxy', 'HTTPS_PROXY'),
+    noProxy: pick('no_proxy', 'NO_PROXY'),
+  };
+  return settings.httpProxy || settings.httpsProxy || settings.noProxy ? settings : null;
+}
+
+/** A body's first characters shown in errors: enough to recognise an HTML error page. */
+const SNIPPET_CHARS = 200;
+
+export class ApiClient {
+  readonly #opts: ApiClientOptions;
+  readonly #base: URL;
+  readonly #headers: Record<string, string>;
+  readonly #ca: string[] | undefined;
+  readonly #proxy: ProxySettings | null;
+  readonly #connectTimeoutMs: number;
+  // Lazily created: the authentication URL's host differs from the others (API.md).
+  readonly #pools = new Map<string, Dispatcher>();
+  #proxyAgent: Dispatcher | undefined;
+  // close() stops new attempts and wakes backoff sleeps; destroy() also cuts in-flight requests.
+  readonly #closeCtl = new AbortController();
+  readonly #destroyCtl = new AbortController();
+  readonly #sleepSignal: AbortSignal;
+  readonly #requestSignal: AbortSignal;
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+
+  constructor(opts: ApiClientOptions) {
+    this.#opts = opts;
+    this.#base = new URL(opts.url);
+    this.#headers = {
+      authorization: `Bearer ${opts.apiKey}`,
+      accept: 'application/json',
+      'user-agent': 'uzmanposta',
+    };
+    this.#ca = opts.caFile ? caBundle(opts.caFile, opts.section) : undefined;
+    this.#proxy = proxyFromEnv(opts.env ?? process.env);
+    // One connection may serve both kinds of request, so it gets the longer allowance.
+    this.#connectTimeoutMs = Math.max(opts.listTimeoutMs, opts.detailTimeoutMs);
+    const outer = opts.signal ? [opts.signal] : [];
+    this.#sleepSignal = AbortSignal.any([...outer, this.#closeCtl.signal]);
+    this.#requestSignal = AbortSignal.any([...outer, this.#destroyCtl.signal]);
+  }
+
+  /** One logical list request, retried as API.md says; resolves the array as received. */
+  async list(starttime: number, endtime: number): Promise<unknown[]> {
+    const o = this.#opts;
+    const query = new URLSearchParams(this.#base.search);
+    query.set('starttime', String(starttime));
+    query.set('endtime', String(endtime));
+    // Authentication logs have no type (API.md, "Endpoints").
+    if (o.category !== 'authentication' && o.type) query.set('type', o.type);
+    if (o.domain) query.set('domain', o.domain);
+    return this.#run<unknown[]>({
+      kind: 'list',
+      origin: this.#base.origin,
+      path: `${this.#base.pathname}?${query.toString()}`,
+      timeoutMs: o.listTimeoutMs,
+      retries: o.listRetries,
+      sleepSeconds: o.listSleepSeconds,
+      interpret: (status, headers, text, ctx) => {
+        if (status >= 200 && status < 300) {
+          const parsed = parseJson(text);
+          if (parsed.ok && Array.isArray(parsed.value)) return { type: 'done', value: parsed.value };
+          return { type: 'transient', error: this.#malformed('a JSON array of records', parsed, text, ctx) };
+        }
+        return this.#httpFailure(status, headers, text, ctx);
+      },
+    });
+  }
+
+  /** The full record of one mail message; see the header comment for what throws. */
+  async detail(queueId: string, time: number): Promise<DetailResult> {
+    const o = this.#opts;
+    if (o.category !== 'mail') throw new TypeError(`section ${o.section}: detail() is for category mail only, not ${o.category}`);
+    if (queueId === '') {
+      // `{url}/` would be the list endpoint: never ask it.
+      return {
+        status: 'failed',
+        error: new MalformedResponseError(`section ${o.section}: a list record has an empty queue_id; no detail can be fetched`, {
+          section: o.section,
+        }),
+      };
+    }
+    const query = new URLSearchParams(this.#base.search);
+    query.set('time', String(time));
+    const basePath = this.#base.pathname.replace(/\/+$/, '');
+    try {
+      return await this.#run<DetailResult>({
+        kind: 'detail',
+        origin: this.#base.origin,
+        path: `${basePath}/${encodePathSegment(queueId)}?${query.toString()}`,
+        timeoutMs: o.detailTimeoutMs,
+        retries: o.detailRetries,
+        sleepSeconds: o.detailSleepSeconds,
+        interpret: (status, headers, text, ctx) => {
+          if (status >= 200 && status < 300) {
+            const parsed = parseJson(text);
+            if (parsed.ok && isPlainObject(parsed.value)) return { type: 'done', value: { status: 'ok', record: parsed.value } };
+            return { type: 'transient', error: this.#malformed('a JSON object (the full record)', parsed, text, ctx) };
+          }
+          // No detail for this queue_id: the summary record is written instead (API.md).
+          if (status === 404) return { type: 'done', value: { status: 'missing' } };
+          return this.#httpFailure(status, headers, text, ctx);
+        },
+      });
+    } catch (err) {
+      if (err instanceof ApiAuthError || err instanceof AbortedError) throw err;
+      if (err instanceof UzpError) return { status: 'failed', error: err };
+      throw err;
+    }
+  }
+
+  /** Graceful: no new attempts, sleeping retries end with AbortedError, in-flight requests finish. Idempotent. */
+  close(): Promise<void> {
+    if (this.#destroying) return this.#destroying;
+    this.#closing ??= (async () => {
+      this.#closeCtl.abort();
+      await Promise.all(this.#dispatchers().map((d) => d.close()));
+    })();
+    return this.#closing;
+  }
+
+  /** Forceful: in-flight requests are cut and reject with AbortedError. Idempotent. */
+  destroy(): Promise<void> {
+    this.#destroying ??= (async () => {
+      this.#closeCtl.abort();
+      this.#destroyCtl.abort();
+      await Promise.all(this.#dispatchers().map((d) => d.destroy()));
+    })();
+    return this.#destroying;
+  }
+
+  #dispatchers(): Dispatcher[] {
+    return [...this.#pools.values(), ...(this.#proxyAgent ? [this.#proxyAgent] : [])];
+  }
+
+  #dispatcherFor(origin: string): Dispatcher {
+    const tls = { timeout: this.#connectTimeoutMs, rejectUnauthorized: true, ...(this.#ca ? { ca: this.#ca } : {}) };
+    const common = {
+      connections: Math.max(1, this.#opts.maxConnections),
+      pipelining: 1,
+      connect: tls,
+      headersTimeout: this.#opts.listTimeoutMs,
+      bodyTimeout: this.#opts.listTimeoutMs,
+    };
+    if (this.#proxy) {
+      // One agent routes every origin, per NO_PROXY; the extra CA applies to the
+      // service behind the tunnel and to an HTTPS proxy alike.
+      this.#proxyAgent ??= new EnvHttpProxyAgent({ ...common, ...this.#proxy, requestTls: tls, proxyTls: tls });
+      return this.#proxyAgent;
+    }
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, common);
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  async #run<T>(spec: RequestSpec<T>): Promise<T> {
+    const o = this.#opts;
+    const url = redact(`${spec.origin}${spec.path}`, [o.apiKey]);
+    const { hostname, port, protocol } = new URL(spec.origin);
+    const host = hostname.replace(/^\[|\]$/g, '');
+    const portNumber = port ? Number(port) : protocol === 'https:' ? 443 : 80;
+    let transientRetries = 0;
+    let rateLimitRetries = 0;
+
+    for (let attempt = 1; ; attempt++) {
+      this.#throwIfStopped(url);
+      try {
+        await (o.gate?.acquire(this.#sleepSignal) ?? Promise.resolve());
+      } catch (err) {
+        if (this.#sleepSignal.aborted) throw this.#aborted(url);
+        throw err;
+      }
+      this.#throwIfStopped(url);
+
+      const started = performance.now();
+      const elapsed = (): number => Math.round(performance.now() - started);
+      let status: number | null = null;
+      let headers: Headers = {};
+      let outcome: Attempt<T> | { type: 'aborted' } | { type: 'bug'; error: unknown };
+      try {
+        const res = await this.#dispatcherFor(spec.origin).request({
+          origin: spec.origin,
+          path: spec.path,
+          method: 'GET',
+          headers: this.#headers,
+          signal: this.#requestSignal,
+          headersTimeout: spec.timeoutMs,
+          bodyTimeout: spec.timeoutMs,
+          // use_session = false: a fresh connection per request, as the Python tool without a Session.
+          reset: !o.useSession,
+        });
+        let text: string;
+        try {
+          // Pages are at most 1000 records (API.md): reading whole is fine.
+          text = await res.body.text();
+        } catch (err) {
+          // Never leave a half-read body holding a socket.
+          res.body.destroy();
+          throw err;
+        }
+        status = res.statusCode;
+        headers = res.headers;
+        outcome = spec.interpret(status, headers, text, { section: o.section, url, status, durationMs: elapsed(), attempt });
+      } catch (err) {
+        if (this.#requestSignal.aborted) {
+          outcome = { type: 'aborted' };
+        } else {
+          const kind = networkErrorKind(err);
+          if (kind === null) {
+            outcome = { type: 'bug', error: err };
+          } else {
+            const error = await toNetworkError(err, kind, {
+              section: o.section,
+              url,
+              host,
+              port: portNumber,
+              durationMs: elapsed(),
+              attempt,
+              viaProxy: this.#proxy !== null,
+            });
+            // A certificate that failed verification will fail the same way in 2 s.
+            outcome = kind === 'tls' ? { type: 'fatal', error } : { type: 'transient', error };
+          }
+        }
+      }
+      const durationMs = elapsed();
+
+      const retryAfter: RetryAfter = parseRetryAfter(headers['retry-after'], Date.now());
+      o.gate?.observe({
+        status,
+        headers,
+        ...(retryAfter.kind === 'seconds' ? { retryAfterSeconds: retryAfter.seconds } : {}),
+      });
+
+      if (outcome.type === 'aborted') {
+        const error = this.#aborted(url);
+        o.onRequest?.({ kind: spec.kind, url, status, durationMs, attempt, error, willRetry: false });
+        throw error;
+      }
+      if (outcome.type === 'bug') throw outcome.error;
+      if (outcome.type === 'done') {
+        o.onRequest?.({ kind: spec.kind, url, status, durationMs, attempt, willRetry: false });
+        return outcome.value;
+      }
+
+      let waitMs: number | null = null;
+      const error = outcome.error;
+      if (outcome.type === 'transient') {
+        transientRetries++;
+        waitMs = transientRetryWaitMs(transientRetries, spec.retries, spec.sleepSeconds);
+        if (waitMs === null) giveUp(error, `gave up after ${attempt} attempts (${spec.kind}_retries = ${spec.retries})`, attempt);
+      } else if (outcome.type === 'rate-limited') {
+        rateLimitRetries++;
+        const decision = rateLimitDecision(rateLimitRetries, outcome.retryAfter, spec.sleepSeconds);
+        if (decision.retry) {
+          waitMs = decision.waitMs;
+        } else if (decision.reason === 'retry-after-too-long') {
+          giveUp(error, `not waiting the ${decision.retryAfterSeconds ?? '?'} s Retry-After asks for`, attempt);
+        } else {
+          giveUp(error, `still rate limited after ${rateLimitRetries} answers of 429 (${attempt} attempts)`, attempt);
+        }
+      }
+      const willRetry = waitMs !== null;
+      o.onRequest?.({
+        kind: spec.kind,
+        url,
+        status,
+        durationMs,
+        attempt,
+        error,
+        willRetry,
+        ...(willRetry ? { waitMs: waitMs ?? 0 } : {}),
+      });
+      if (waitMs === null) throw error;
+      await this.#wait(waitMs, url);
+    }
+  }
+
+  #httpFailure<T>(status: number, headers: Headers, text: string, ctx: ErrorContext): Attempt<T> {
+    const o = this.#opts;
+    const body = describeBody(text, o.apiKey);
+    const context: ErrorContext = { ...ctx, ...body.context };
+    const tail = `${body.summary}; GET ${String(ctx.url)}, after ${String(ctx.durationMs)} ms`;
+    if (status === 401 || status === 403) {
+      const domain = o.domain ? ` for domain ${o.domain}` : '';
+      return {
+        type: 'fatal',
+        error: new ApiAuthError(
+          `section ${o.section}: the API refused the key with HTTP ${status}; check api_key and that the key is allowed${domain} (${tail})`,
+          context,
+        ),
+      };
+    }
+    if (status === 429) {
+      return {
+        type: 'rate-limited',
+        error: new ApiHttpError(`section ${o.section}: rate limited by the API (HTTP 429, Retry-After ${retryAfterText(headers)}); ${tail}`, context),
+        retryAfter: parseRetryAfter(headers['retry-after'], Date.now()),
+      };
+    }
+    if (status >= 500) {
+      return { type: 'transient', error: new ApiHttpError(`section ${o.section}: server error HTTP ${status} from the API; ${tail}`, context) };
+    }
+    const what =
+      status === 400
+        ? 'the API rejected the request parameters (HTTP 400)'
+        : status === 404
+          ? 'the API has no such endpoint or range (HTTP 404); check url'
+          : status === 406
+            ? 'the API refused the search (HTTP 406)'
+            : `unexpected HTTP ${status} from the API`;
+    return { type: 'fatal', error: new ApiHttpError(`section ${o.section}: ${what}; ${tail}`, context) };
+  }
+
+  #malformed(expected: string, parsed: ParsedJson, text: string, ctx: ErrorContext): MalformedResponseError {
+    const o = this.#opts;
+    const got = parsed.ok ? `JSON ${jsonKind(parsed.value)}` : `a body that is not valid JSON (${parsed.error})`;
+    const snippet = snippetOf(text, o.apiKey);
+    return new MalformedResponseError(
+      `section ${o.section}: HTTP ${String(ctx.status)} with ${got} where ${expected} was expected; ${text.length} characters, starting ${JSON.stringify(snippet)}; GET ${String(ctx.url)}, after ${String(ctx.durationMs)} ms`,
+      { ...ctx, bodySnippet: snippet, bodyLength: text.length },
+    );
+  }
+
+  async #wait(ms: number, url: string): Promise<void> {
+    const signal = this.#sleepSignal;
+    if (signal.aborted) throw this.#aborted(url);
+    const sleep = this.#opts.sleep ?? ((t: number, s?: AbortSignal) => sleepTimer(t, undefined, { signal: s }));
+    // An injected sleep may ignore the signal; abort must still end the wait at once.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(this.#aborted(url));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([sleep(ms, signal), aborted]);
+    } catch (err) {
+      if (signal.aborted) throw this.#aborted(url);
+      throw err;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      aborted.catch(() => {});
+    }
+  }
+
+  #throwIfStopped(url: string): void {
+    if (this.#sleepSignal.aborted) throw this.#aborted(url);
+  }
+
+  #aborted(url: string): AbortedError {
+    const o = this.#opts;
+    const why = o.signal?.aborted
+      ? 'the run was stopped'
+      : this.#destroying
+        ? 'the API client was destroyed'
+        : 'the API client was closed';
+    return new AbortedError(`section ${o.section}: request abandoned because ${why}; GET ${url}`, { section: o.section, url });
+  }
+}
+
+/**
+ * encodeURIComponent, plus dots for an id made only of dots: `.` and `..` would
+ * otherwise be resolved as path steps by the server or a proxy.
+ */
+export function encodePathSegment(segment: string): string {
+  const encoded = encodeURIComponent(segment);
+  return /^\.+$/.test(encoded) ? encoded.replace(/\./g, '%2E') : encoded;
+}
+
+/** The trust list for ca_file: Node's built-in roots plus the file's certificates. */
+export function caBundle(path: string, section: string): string[] {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`section ${section}: ca_file ${path} cannot be read: ${reason}`, [
+      { section, option: 'ca_file', value: path, message: `cannot be read: ${reason}`, severity: 'error' },
+    ]);
+  }
+  // Node's `ca` replaces the built-in roots; ca_file adds to them, it does not narrow them.
+  return [...rootCertificates, pem];
+}
+
+type ParsedJson = { ok: true; value: unknown } | { ok: false; error: string };
+
+function parseJson(text: string): ParsedJson {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+/** Redact before cutting, so a key split by the cut cannot leak half of itself. */
+function snippetOf(text: string, apiKey: string): string {
+  return redact(text, [apiKey]).slice(0, SNIPPET_CHARS);
+}
+
+type Scalar = string | number | boolean | null;
+
+/** The error body as API.md says to log it: its scalar fields, or its first 200 characters. */
+function describeBody(text: string, apiKey: string): { summary: string; context: ErrorContext } {
+  const parsed = parseJson(text);
+  if (parsed.ok && isPlainObject(parsed.value)) {
+    const fields: Record<string, Scalar> = {};
+    for (const [k, v] of Object.entries(parsed.value)) {
+      if (v === null || typeof v === 'number' || typeof v === 'boolean') fields[k] = v;
+      else if (typeof v === 'string') fields[k] = snippetOf(v, apiKey);
+    }
+    const shown = Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+    return { summary: shown.length > 0 ? `API says ${shown.join(', ')}` : 'empty JSON error body', context: { apiError: fields } };
+  }
+  if (text.trim() === '') return { summary: 'empty body', context: {} };
+  const snippet = snippetOf(text, apiKey);
+  return { summary: `body starts ${JSON.stringify(snippet)}`, context: { bodySnippet: snippet } };
+}
+
+function retryAfterText(headers: Headers): string {
+  const v = headers['retry-after'];
+  const first = Array.isArray(v) ? v[0] : v;
+  return first === undefined ? 'absent' : JSON.stringify(first);
+}
+
+// Error classes keep their message read-only in spirit, but the final verdict
+// (how many attempts, why no more) is only known after the retry decision.
+function giveUp(error: UzpError, why: string, attempts: number): void {
+  error.message = `${error.message}; ${why}`;
+  error.context.attempts = attempts;
+}

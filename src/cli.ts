@@ -1,0 +1,157 @@
+// Command-line entry: parses argv with yargs and hands over to a command
+// module. `main` never calls process.exit; it resolves to the exit code, so
+// tests call it directly and bin/uzmanposta stays a few lines.
+//
+// Exit codes: 0 all sections completed (or skipped: another run holds the
+// lock), 1 a section failed, 2 usage or config error, 130/143 stopped by
+// SIGINT/SIGTERM.
+
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { ConfigError, UsageError, UzpError } from './errors.js';
+import { parseTimeValue } from './time-value.js';
+import { runCommand } from './commands/run-command.js';
+import { listCommand } from './commands/list-command.js';
+import { checkCommand } from './commands/check-command.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+  /** Installs SIGINT/SIGTERM handlers for graceful stop; off in tests that call main directly. */
+  handleSignals: boolean;
+}
+
+export interface CliArgs {
+  config: string;
+  section?: string;
+  all: boolean;
+  parallel: boolean;
+  maxWorkers: number;
+  list: boolean;
+  check: boolean;
+  online: boolean;
+  startTime?: number;
+  endTime?: number;
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
+  const full: CliIo = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    env: io.env ?? process.env,
+    handleSignals: io.handleSignals ?? false,
+  };
+  let args: CliArgs | undefined;
+  try {
+    const parsed = await parseArgs(argv, full);
+    if (typeof parsed === 'number') return parsed;
+    args = parsed;
+    if (args.list) return await listCommand(args, full);
+    if (args.check) return await checkCommand(args, full);
+    return await runCommand(args, full);
+  } catch (err) {
+    return reportFatal(err, full);
+  }
+}
+
+function reportFatal(err: unknown, io: CliIo): number {
+  if (err instanceof ConfigError) {
+    io.stderr.write(`uzmanposta: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof UsageError) {
+    io.stderr.write(`uzmanposta: ${err.message}\nRun 'uzmanposta --help' for the options.\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof UzpError) {
+    io.stderr.write(`uzmanposta: ${err.code}: ${err.message}\n`);
+    return EXIT.failed;
+  }
+  io.stderr.write(`uzmanposta: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  return EXIT.failed;
+}
+
+/** The parsed arguments, or an exit code when yargs already answered (--help, --version, bad usage). */
+async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
+  const parser = yargs(argv)
+    .scriptName('uzmanposta')
+    .usage(
+      '$0 [--config PATH] [--section NAME | --all] [--parallel] [--max-workers N]\n' +
+        '   [--start-time T] [--end-time T] [--list] [--check [--online]]\n\n' +
+        'Collects Uzman Posta mail, quarantine and authentication logs into hourly JSON-lines files.',
+    )
+    .option('config', { alias: 'c', type: 'string', default: 'uzmanposta.ini', describe: 'INI configuration file' })
+    .option('section', { alias: 's', type: 'string', describe: 'run only this section (MailLogger:NAME or NAME)' })
+    .option('all', { type: 'boolean', default: false, describe: 'run every [MailLogger:*] section' })
+    .option('parallel', { type: 'boolean', default: false, describe: 'run sections concurrently, each in a worker thread' })
+    .option('max-workers', { type: 'number', default: 5, describe: 'sections at once with --parallel' })
+    .option('list', { type: 'boolean', default: false, describe: 'list the sections and their positions, then exit' })
+    .option('check', { type: 'boolean', default: false, describe: "validate the config and print each section's resolved settings" })
+    .option('online', { type: 'boolean', default: false, describe: 'with --check: one small request per key to prove key and domain' })
+    .option('start-time', { type: 'string', describe: 'backfill from this time (Unix seconds or ISO 8601)' })
+    .option('end-time', { type: 'string', describe: 'backfill up to this time (Unix seconds or ISO 8601; default now − end_delay)' })
+    .conflicts('section', 'all')
+    .strict()
+    .version(packageVersion())
+    .help()
+    .alias('help', 'h')
+    .alias('version', 'V')
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .epilog('Exit codes: 0 done (or skipped: locked by another run), 1 a section failed, 2 usage or config error, 130/143 stopped by a signal.');
+
+  let output = '';
+  let failure: string | undefined;
+  parser.fail((msg, err) => {
+    failure = msg || err?.message || 'invalid arguments';
+  });
+  const parsed = await parser.parseAsync(argv, {}, (_err, _argv, out) => {
+    output = out;
+  });
+  if (failure !== undefined) throw new UsageError(failure);
+  if (output) {
+    // --help or --version answered; nothing else runs.
+    io.stdout.write(output.endsWith('\n') ? output : output + '\n');
+    return EXIT.ok;
+  }
+  if (parsed.help || parsed.version) return EXIT.ok;
+
+  const maxWorkers = parsed['max-workers'];
+  if (!Number.isInteger(maxWorkers) || maxWorkers < 1 || maxWorkers > 256) {
+    throw new UsageError(`--max-workers must be a whole number from 1 to 256, got '${String(maxWorkers)}'`);
+  }
+  const startTime = timeArg('--start-time', parsed['start-time']);
+  const endTime = timeArg('--end-time', parsed['end-time']);
+  if (endTime !== undefined && startTime === undefined) throw new UsageError('--end-time needs --start-time: a backfill is a range');
+  if (startTime !== undefined && endTime !== undefined && endTime <= startTime) {
+    throw new UsageError(`--end-time (${endTime}) must be after --start-time (${startTime})`);
+  }
+  if (parsed.online && !parsed.check) throw new UsageError('--online goes with --check');
+  return {
+    config: parsed.config,
+    section: parsed.section,
+    all: parsed.all,
+    parallel: parsed.parallel,
+    maxWorkers,
+    list: parsed.list,
+    check: parsed.check,
+    online: parsed.online,
+    startTime,
+    endTime,
+  };
+}
+
+function timeArg(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const t = parseTimeValue(value);
+  if (t === undefined) throw new UsageError(`${flag} must be Unix seconds or an ISO 8601 time (2025-01-31T12:00:00Z), got '${value}'`);
+  return t;
+}

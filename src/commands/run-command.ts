@@ -1,0 +1,104 @@
+// `uzmanposta [--all|--section] ...`: collect the selected sections.
+
+import type { CliArgs, CliIo } from '../cli.js';
+import { EXIT } from '../cli.js';
+import { Coordinator } from '../coordinator.js';
+import { formatSummary, sectionLine } from '../run-summary.js';
+import { createSectionLog } from '../section-log.js';
+import { loadFromCli, selectSections } from '../section-selection.js';
+import type { SectionResult } from '../worker-protocol.js';
+import { redact } from '../mask.js';
+import { ProgressDisplay } from '../progress-display.js';
+import { writeMetricsFiles } from '../prometheus.js';
+
+export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
+  const started = Date.now();
+  const cfg = loadFromCli(args.config, io.env);
+  const keys = cfg.sections.map((s) => s.apiKey);
+  const say = (text: string): void => {
+    io.stderr.write(redact(text, keys) + '\n');
+  };
+  for (const w of cfg.warnings) say(`warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`);
+  const sections = selectSections(cfg, args);
+
+  const progress = ProgressDisplay.forStream(io.stderr, args.startTime !== undefined);
+  const coordinator = new Coordinator({
+    sections,
+    range: { from: args.startTime, to: args.endTime },
+    concurrency: args.parallel ? args.maxWorkers : 1,
+    notify: (section, level, message) => {
+      progress?.clear();
+      say(`${level === 'info' ? '' : `${level}: `}[${section}] ${message}`);
+    },
+    onUpdate: (states) => progress?.render(states),
+  });
+
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) {
+      // A second signal: leave at once. Safe by the commit rule: an
+      // uncommitted window is rolled back at the next start.
+      say(`${sig} again: exiting now; the window in progress is rolled back at the next run`);
+      process.exit(sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    }
+    signalled = sig;
+    say(`${sig}: stopping after the windows in progress are rolled back (send it again to exit at once)`);
+    coordinator.stop();
+  };
+  if (io.handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  let results: SectionResult[];
+  try {
+    results = await coordinator.run();
+  } finally {
+    progress?.clear();
+    if (io.handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+  const seconds = (Date.now() - started) / 1000;
+  io.stdout.write(redact(formatSummary(results, seconds), keys));
+  writeMetricsFiles(sections, coordinator.sectionStates, (msg) => say(`warning: ${msg}`));
+  await logSummaries(results, sections);
+  printWhereFilesAre(sections, io);
+
+  if (signalled) return signalled === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+  return results.some((r) => r.status === 'failed') ? EXIT.failed : EXIT.ok;
+}
+
+async function logSummaries(results: SectionResult[], sections: import('../section-config.js').SectionConfig[]): Promise<void> {
+  for (const r of results) {
+    const cfg = sections.find((s) => s.section === r.section);
+    if (!cfg || r.status === 'skipped') continue;
+    const log = createSectionLog({
+      section: cfg.section,
+      apiKey: cfg.apiKey,
+      domain: cfg.domain,
+      type: cfg.type,
+      outputDirectory: cfg.outputDirectory,
+      messageLogFileName: cfg.messageLogFileName,
+      errorLogFileName: cfg.errorLogFileName,
+      verbose: cfg.verbose,
+    });
+    try {
+      log.info(`summary: ${sectionLine(r)}`);
+    } finally {
+      await log.close();
+    }
+  }
+}
+
+function printWhereFilesAre(sections: import('../section-config.js').SectionConfig[], io: CliIo): void {
+  const dirs = [...new Set(sections.map((s) => s.outputDirectory))];
+  io.stdout.write(`Output: ${dirs.length === 1 ? dirs[0] : `${dirs.length} directories under ${commonRoot(dirs)}`}\n`);
+}
+
+function commonRoot(paths: string[]): string {
+  if (paths.length === 0) return '';
+  let root = paths[0] ?? '';
+  for (const p of paths) while (!p.startsWith(root)) root = root.slice(0, root.lastIndexOf('/'));
+  return root || '/';
+}

@@ -1,0 +1,231 @@
+// The main thread's side of a run: locks each section, hands it to a worker
+// thread (the only place that uses Piscina), answers rate-budget requests,
+// writes heartbeats while sections run, and collects the results.
+
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { deserializeError, LockHeldError, serializeError, UzpError, WorkerCrashError } from './errors.js';
+import { writeHeartbeat, type HeartbeatStatus } from './heartbeat.js';
+import { RateBudget } from './rate-budget.js';
+import type { SectionConfig } from './section-config.js';
+import { acquireSectionLock, type SectionLock } from './section-lock.js';
+import { emptyMetrics, type SectionMetrics } from './section-metrics.js';
+import type { MainMessage, RunRange, SectionResult, SectionTask, WorkerMessage } from './worker-protocol.js';
+
+export interface CoordinatorOptions {
+  sections: SectionConfig[];
+  range: RunRange;
+  /** Sections at once; 1 runs them one after the other. */
+  concurrency: number;
+  /** Where section notes and errors are shown to the person or the cron mail. */
+  notify: (section: string, level: 'info' | 'warn' | 'error', message: string) => void;
+  heartbeatIntervalMs?: number;
+  /** Called on every progress or metrics update (progress bars, Prometheus). */
+  onUpdate?: (state: ReadonlyMap<string, SectionState>) => void;
+}
+
+export interface SectionState {
+  config: SectionConfig;
+  status: HeartbeatStatus | 'queued';
+  metrics: SectionMetrics;
+  progress?: { position: number; rangeStart: number; rangeEnd: number };
+  error?: UzpError;
+}
+
+const WORKER_FILE = new URL('../workers/section-worker.js', import.meta.url);
+
+export class Coordinator {
+  private readonly opts: CoordinatorOptions;
+  private readonly states = new Map<string, SectionState>();
+  private readonly ports = new Map<string, MessagePort>();
+  private readonly budgets = new Map<string, RateBudget>();
+  private stopping = false;
+  private pool: Piscina | undefined;
+
+  constructor(opts: CoordinatorOptions) {
+    this.opts = opts;
+    for (const config of opts.sections) {
+      this.states.set(config.section, { config, status: 'queued', metrics: emptyMetrics() });
+    }
+    // Sections sharing a key share one budget; the strictest rate_limit wins.
+    for (const s of opts.sections) {
+      const existing = this.budgets.get(s.apiKey);
+      const ceilings = opts.sections.filter((o) => o.apiKey === s.apiKey && o.rateLimit > 0).map((o) => o.rateLimit);
+      if (!existing) this.budgets.set(s.apiKey, new RateBudget({ ceiling: ceilings.length ? Math.min(...ceilings) : 0 }));
+    }
+  }
+
+  get sectionStates(): ReadonlyMap<string, SectionState> {
+    return this.states;
+  }
+
+  /** Graceful: no new section or window starts; windows in flight are rolled back. Idempotent. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const port of this.ports.values()) port.postMessage({ type: 'stop' } satisfies MainMessage);
+  }
+
+  async run(): Promise<SectionResult[]> {
+    const queue = [...this.opts.sections];
+    const results: SectionResult[] = [];
+    this.pool = new Piscina({
+      filename: WORKER_FILE.href,
+      minThreads: 0,
+      maxThreads: Math.max(1, this.opts.concurrency),
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 1000,
+      // Section tasks stay async for minutes; parking idle threads in
+      // Atomics.wait would freeze their pending I/O (STYLE.md, Threads).
+      atomics: 'disabled',
+    });
+    const heartbeat = setInterval(() => this.writeHeartbeats(), this.opts.heartbeatIntervalMs ?? 2000);
+    heartbeat.unref();
+    try {
+      const lanes = Array.from({ length: Math.min(queue.length, Math.max(1, this.opts.concurrency)) }, async () => {
+        for (let cfg = queue.shift(); cfg; cfg = queue.shift()) results.push(await this.runOne(cfg));
+      });
+      await Promise.all(lanes);
+    } finally {
+      clearInterval(heartbeat);
+      for (const b of this.budgets.values()) b.close();
+      await this.pool.destroy();
+      this.pool = undefined;
+    }
+    const order = new Map(this.opts.sections.map((s, i) => [s.section, i]));
+    return results.sort((a, b) => (order.get(a.section) ?? 0) - (order.get(b.section) ?? 0));
+  }
+
+  private async runOne(cfg: SectionConfig): Promise<SectionResult> {
+    const state = this.states.get(cfg.section);
+    if (!state) throw new Error(`no state for ${cfg.section}`);
+    if (this.stopping) return this.finish(state, { section: cfg.section, status: 'stopped', metrics: state.metrics });
+
+    let lock: SectionLock;
+    try {
+      lock = acquireSectionLock(cfg.lockFilePath, cfg.section, (msg) => this.opts.notify(cfg.section, 'warn', msg));
+    } catch (err) {
+      if (err instanceof LockHeldError) {
+        this.opts.notify(cfg.section, 'info', err.message);
+        return this.finish(state, { section: cfg.section, status: 'skipped', metrics: state.metrics, error: serializeError(err) });
+      }
+      return this.finish(state, { section: cfg.section, status: 'failed', metrics: state.metrics, error: serializeError(err) });
+    }
+
+    try {
+      state.status = 'running';
+      this.writeHeartbeat(state);
+      const { port1, port2 } = new MessageChannel();
+      this.ports.set(cfg.section, port1);
+      port1.on('message', (msg: WorkerMessage) => this.onMessage(state, port1, msg));
+      const task: SectionTask = {
+        config: cfg,
+        range: this.opts.range,
+        port: port2,
+        rateCoordinated: true,
+        metricsIntervalMs: Math.min(1000, this.opts.heartbeatIntervalMs ?? 1000),
+      };
+      let result: SectionResult;
+      try {
+        const pool = this.pool;
+        if (!pool) throw new Error('worker pool is closed');
+        result = (await pool.run(task, { transferList: [port2] })) as SectionResult;
+      } catch (err) {
+        const crash = new WorkerCrashError(
+          `section ${cfg.section}: its worker thread died (${err instanceof Error ? err.message : String(err)}); ` +
+            'nothing after the last committed window was kept; run again, and report this if it repeats',
+          { section: cfg.section },
+          { cause: err },
+        );
+        this.opts.notify(cfg.section, 'error', crash.message);
+        result = { section: cfg.section, status: 'failed', metrics: state.metrics, error: serializeError(crash) };
+      } finally {
+        this.ports.delete(cfg.section);
+        port1.close();
+      }
+      return this.finish(state, result);
+    } finally {
+      lock.release();
+    }
+  }
+
+  private onMessage(state: SectionState, port: MessagePort, msg: WorkerMessage): void {
+    switch (msg.type) {
+      case 'progress':
+        state.progress = { position: msg.position, rangeStart: msg.rangeStart, rangeEnd: msg.rangeEnd };
+        state.metrics = { ...state.metrics, recordsWritten: msg.recordsWritten };
+        this.opts.onUpdate?.(this.states);
+        break;
+      case 'metrics':
+        state.metrics = msg.metrics;
+        this.opts.onUpdate?.(this.states);
+        break;
+      case 'log':
+        this.opts.notify(msg.section, msg.level, msg.message);
+        break;
+      case 'rate-acquire': {
+        const budget = this.budgets.get(state.config.apiKey);
+        const grant = (): void => {
+          // The port is closed once the section ended; a late grant has no taker.
+          if (this.ports.get(state.config.section) === port) port.postMessage({ type: 'rate-grant', id: msg.id } satisfies MainMessage);
+        };
+        if (budget) budget.acquire(grant);
+        else grant();
+        break;
+      }
+      case 'rate-observe':
+        this.budgets.get(state.config.apiKey)?.observe(msg.outcome);
+        break;
+      case 'done':
+        state.metrics = msg.result.metrics;
+        break;
+      case 'error':
+        state.error = deserializeError(msg.error);
+        break;
+      default: {
+        const never: never = msg;
+        throw new Error(`main thread got an unknown worker message: ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private finish(state: SectionState, result: SectionResult): SectionResult {
+    state.metrics = result.metrics;
+    state.error = result.error ? deserializeError(result.error) : undefined;
+    state.status = toHeartbeatStatus(result.status);
+    // A skipped section's heartbeat belongs to the run that holds its lock.
+    if (state.status !== 'skipped') this.writeHeartbeat(state);
+    this.opts.onUpdate?.(this.states);
+    return result;
+  }
+
+  private writeHeartbeats(): void {
+    for (const state of this.states.values()) if (state.status === 'running') this.writeHeartbeat(state);
+  }
+
+  private writeHeartbeat(state: SectionState): void {
+    if (state.status === 'queued') return;
+    try {
+      writeHeartbeat(state.config, state.status, state.metrics, state.error);
+    } catch (err) {
+      this.opts.notify(state.config.section, 'warn', `could not write heartbeat ${state.config.heartbeatFile}: ${(err as Error).message}`);
+    }
+  }
+}
+
+function toHeartbeatStatus(status: SectionResult['status']): HeartbeatStatus {
+  switch (status) {
+    case 'completed':
+      return 'completed';
+    case 'failed':
+      return 'error';
+    case 'stopped':
+      return 'stopped';
+    case 'skipped':
+      return 'skipped';
+    default: {
+      const never: never = status;
+      throw new Error(`unknown section status ${String(never)}`);
+    }
+  }
+}

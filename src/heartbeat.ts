@@ -1,0 +1,49 @@
+// The per-section heartbeat file monitoring reads: written atomically (never
+// half a JSON document) by the main thread while a section runs and at its end.
+// Keys match the Python tool's heartbeat so existing checks keep working.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { UzpError } from './errors.js';
+import type { SectionConfig } from './section-config.js';
+import type { SectionMetrics } from './section-metrics.js';
+import { maskKey } from './mask.js';
+
+export type HeartbeatStatus = 'running' | 'completed' | 'error' | 'stopped' | 'skipped';
+
+export interface Heartbeat {
+  section: string;
+  status: HeartbeatStatus;
+  last_heartbeat: string;
+  pid: number;
+  domain: string;
+  category: string;
+  type: string;
+  api_key: string;
+  metrics: SectionMetrics;
+  error?: { code: string; message: string };
+}
+
+export function buildHeartbeat(cfg: SectionConfig, status: HeartbeatStatus, metrics: SectionMetrics, error?: UzpError): Heartbeat {
+  return {
+    section: cfg.section,
+    status,
+    last_heartbeat: new Date().toISOString(),
+    pid: process.pid,
+    domain: cfg.domain,
+    category: cfg.category,
+    type: cfg.type,
+    api_key: maskKey(cfg.apiKey),
+    metrics,
+    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+  };
+}
+
+export function writeHeartbeat(cfg: SectionConfig, status: HeartbeatStatus, metrics: SectionMetrics, error?: UzpError): void {
+  mkdirSync(dirname(cfg.heartbeatFile), { recursive: true, mode: 0o750 });
+  writeFileAtomic.sync(cfg.heartbeatFile, JSON.stringify(buildHeartbeat(cfg, status, metrics, error), null, 2) + '\n', {
+    mode: 0o640,
+    fsync: false, // a heartbeat is advisory; losing the last one to a power cut is harmless
+  });
+}

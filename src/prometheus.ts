@@ -1,0 +1,81 @@
+// The optional `metrics_file`: the run's figures in the Prometheus text
+// exposition format, written atomically for node_exporter's textfile
+// collector so that a lagging or failing section can raise an alert.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { SectionState } from './coordinator.js';
+import type { SectionConfig } from './section-config.js';
+
+interface Family {
+  name: string;
+  help: string;
+  value: (s: SectionState) => number | null;
+}
+
+const FAMILIES: Family[] = [
+  { name: 'uzmanposta_records_written', help: 'Records written by the last run', value: (s) => s.metrics.recordsWritten },
+  { name: 'uzmanposta_api_calls', help: 'API requests made by the last run', value: (s) => s.metrics.apiCalls },
+  { name: 'uzmanposta_api_errors', help: 'API requests that failed in the last run', value: (s) => s.metrics.apiErrors },
+  { name: 'uzmanposta_api_rate_limited', help: 'API answers 429 in the last run', value: (s) => s.metrics.http429 },
+  { name: 'uzmanposta_api_retries', help: 'API request retries in the last run', value: (s) => s.metrics.retries },
+  { name: 'uzmanposta_api_time_avg_ms', help: 'Average API response time, ms', value: (s) => s.metrics.apiTimeAvgMs },
+  { name: 'uzmanposta_api_time_p95_ms', help: '95th percentile API response time, ms', value: (s) => s.metrics.apiTimeP95Ms },
+  { name: 'uzmanposta_api_time_max_ms', help: 'Slowest API response, ms', value: (s) => s.metrics.apiTimeMaxMs },
+  { name: 'uzmanposta_details_failed', help: 'Mail records written as summaries after detail failures', value: (s) => s.metrics.detailsFailed },
+  { name: 'uzmanposta_truncated_windows', help: 'Overfull one-second windows (records missing)', value: (s) => s.metrics.truncatedWindows },
+  { name: 'uzmanposta_records_without_time', help: 'Records without a usable event time', value: (s) => s.metrics.recordsWithoutTime },
+  { name: 'uzmanposta_gap_seconds', help: 'Seconds of data given up (gaps logged)', value: (s) => s.metrics.gapSeconds },
+  { name: 'uzmanposta_position_seconds', help: 'Unix time up to which the section is written', value: (s) => s.metrics.position },
+  { name: 'uzmanposta_lag_seconds', help: 'How far the position is behind now, seconds', value: (s) => s.metrics.lagSeconds },
+  { name: 'uzmanposta_section_failed', help: '1 when the last run of the section failed', value: (s) => (s.status === 'error' ? 1 : 0) },
+];
+
+export function renderPrometheus(states: SectionState[], nowSeconds = Date.now() / 1000): string {
+  const lines: string[] = [];
+  for (const f of FAMILIES) {
+    lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} gauge`);
+    for (const s of states) {
+      const v = f.value(s);
+      if (v === null) continue;
+      lines.push(`${f.name}{${labels(s.config)}} ${v}`);
+    }
+  }
+  lines.push('# HELP uzmanposta_last_run_timestamp_seconds When the run that wrote this file ended', '# TYPE uzmanposta_last_run_timestamp_seconds gauge');
+  lines.push(`uzmanposta_last_run_timestamp_seconds ${Math.floor(nowSeconds)}`);
+  lines.push('# HELP uzmanposta_section_status Last status of the section (1 for the current one)', '# TYPE uzmanposta_section_status gauge');
+  for (const s of states) lines.push(`uzmanposta_section_status{${labels(s.config)},status="${s.status}"} 1`);
+  return lines.join('\n') + '\n';
+}
+
+/** Writes every configured metrics_file with the sections that name it. */
+export function writeMetricsFiles(
+  sections: SectionConfig[],
+  states: ReadonlyMap<string, SectionState>,
+  warn: (message: string) => void,
+): void {
+  const byFile = new Map<string, SectionState[]>();
+  for (const cfg of sections) {
+    const st = states.get(cfg.section);
+    if (!cfg.metricsFile || !st) continue;
+    byFile.set(cfg.metricsFile, [...(byFile.get(cfg.metricsFile) ?? []), st]);
+  }
+  for (const [file, list] of byFile) {
+    try {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
+      writeFileAtomic.sync(file, renderPrometheus(list), { mode: 0o644 });
+    } catch (err) {
+      warn(`could not write metrics_file ${file}: ${(err as Error).message}`);
+    }
+  }
+}
+
+function labels(cfg: SectionConfig): string {
+  return [`section="${esc(cfg.section)}"`, `domain="${esc(cfg.domain)}"`, `category="${esc(cfg.category)}"`, `type="${esc(cfg.type)}"`].join(',');
+}
+
+// Label values escape backslash, double quote and newline (exposition format).
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}

@@ -1,0 +1,62 @@
+// The end-of-run summary: per section and in total, on stdout and in each
+// section's message log.
+
+import type { SectionResult } from './worker-protocol.js';
+
+export interface RunTotals {
+  sections: number;
+  completed: number;
+  failed: number;
+  stopped: number;
+  skipped: number;
+  records: number;
+  apiCalls: number;
+  apiErrors: number;
+  seconds: number;
+}
+
+export function totals(results: SectionResult[], seconds: number): RunTotals {
+  const t: RunTotals = { sections: results.length, completed: 0, failed: 0, stopped: 0, skipped: 0, records: 0, apiCalls: 0, apiErrors: 0, seconds };
+  for (const r of results) {
+    t[r.status]++;
+    t.records += r.metrics.recordsWritten;
+    t.apiCalls += r.metrics.apiCalls;
+    t.apiErrors += r.metrics.apiErrors;
+  }
+  return t;
+}
+
+export function sectionLine(r: SectionResult): string {
+  const m = r.metrics;
+  const rate = m.apiCalls ? ((100 * (m.apiCalls - m.apiErrors)) / m.apiCalls).toFixed(1) : '100.0';
+  const parts = [
+    `${r.section}: ${r.status}`,
+    `${m.recordsWritten} records`,
+    `${m.apiCalls} API calls (${rate}% ok, ${m.http429} rate-limited, ${m.retries} retries)`,
+    `API time avg/min/max/p95 ${m.apiTimeAvgMs}/${m.apiTimeMinMs}/${m.apiTimeMaxMs}/${m.apiTimeP95Ms} ms`,
+    `${m.recordsPerSecond} records/s`,
+    `position ${m.position ?? '-'}${m.lagSeconds === null ? '' : ` (${m.lagSeconds} s behind)`}`,
+  ];
+  const notes: string[] = [];
+  if (m.detailsMissing) notes.push(`${m.detailsMissing} without detail (404)`);
+  if (m.detailsFailed) notes.push(`${m.detailsFailed} detail failures written as summaries`);
+  if (m.recordsWithoutTime) notes.push(`${m.recordsWithoutTime} without event time`);
+  if (m.truncatedWindows) notes.push(`${m.truncatedWindows} overfull seconds (records missing)`);
+  if (m.gaps) notes.push(`${m.gaps} gaps (${m.gapSeconds} s not fetched)`);
+  if (notes.length) parts.push(notes.join(', '));
+  if (r.error) parts.push(`error ${r.error.code}: ${r.error.message}`);
+  return parts.join(' | ');
+}
+
+export function formatSummary(results: SectionResult[], seconds: number): string {
+  const t = totals(results, seconds);
+  const lines = ['Summary:'];
+  for (const r of results) lines.push(`  ${sectionLine(r)}`);
+  const ok = t.apiCalls ? ((100 * (t.apiCalls - t.apiErrors)) / t.apiCalls).toFixed(1) : '100.0';
+  lines.push(
+    `Total: ${t.sections} sections (${t.completed} completed, ${t.failed} failed, ${t.stopped} stopped, ${t.skipped} skipped), ` +
+      `${t.records} records, ${t.apiCalls} API calls (${ok}% ok), ${seconds.toFixed(1)} s, ` +
+      `${seconds > 0 ? Math.round(t.records / seconds) : t.records} records/s`,
+  );
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,286 @@
+// One run per section at a time, across processes and hosts sharing a disk.
+// The lock is a file created exclusively (lockfile's O_EXCL create) holding a
+// JSON LockHolder. It is broken only when its holder provably no longer runs:
+// same host and the pid is gone, or the pid now belongs to a process started
+// later (pid reuse, reboot). A live holder's lock is never broken by age: a
+// long backfill is not a dead one. A lock from another host cannot be checked,
+// so it is never broken.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
+import lockfile from 'lockfile';
+import { LockHeldError, WriteError } from './errors.js';
+import { errnoCode, mkdirDurable } from './durable-fs.js';
+
+export interface LockHolder {
+  pid: number;
+  hostname: string;
+  startedAt: string;
+  /** Linux: `<boot id>:<start time in clock ticks>` of the process, to tell a reused pid from the holder. */
+  procStart?: string;
+}
+
+export interface SectionLock {
+  path: string;
+  /** Idempotent; removes the file only while it still names this holder. */
+  release(): void;
+}
+
+export interface SectionLockOptions {
+  /**
+   * How old an empty or unparsable lock file must be before it counts as left
+   * by a process that died between creating and writing it. Younger ones are
+   * being written right now.
+   */
+  incompleteGraceMs?: number;
+  /** Test hook: runs after a lock was judged stale, before it is moved aside (another process may act here). */
+  beforeTakeover?(): void;
+}
+
+const INCOMPLETE_GRACE_MS = 5000;
+/** Each failed attempt means another process changed the lock meanwhile; a few suffice. */
+const MAX_ATTEMPTS = 5;
+
+/** Takes the section's lock, taking over one left by a dead process; LockHeldError if a live one holds it. */
+export function acquireSectionLock(
+  lockPath: string,
+  section: string,
+  log: (msg: string) => void = () => {},
+  options: SectionLockOptions = {},
+): SectionLock {
+  const file = path.resolve(lockPath);
+  const graceMs = options.incompleteGraceMs ?? INCOMPLETE_GRACE_MS;
+  try {
+    mkdirDurable(path.dirname(file));
+  } catch (err) {
+    throw lockWriteError('cannot create the directory of the lock', file, section, err);
+  }
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const me = tryCreate(file, section);
+    if (me) return ownedLock(file, me, section, log);
+
+    let seen: SeenLock | undefined;
+    try {
+      seen = inspect(file);
+    } catch (err) {
+      throw lockWriteError('cannot read the lock', file, section, err);
+    }
+    if (!seen) continue; // released between our create and our look: try again
+    const verdict = judge(seen, file, section, graceMs);
+    if (verdict.held) throw verdict.error;
+    options.beforeTakeover?.();
+    let removed: boolean;
+    try {
+      removed = setAside(file, seen, log);
+    } catch (err) {
+      throw lockWriteError('cannot remove the stale lock', file, section, err);
+    }
+    if (removed) log(`removed the stale lock ${file} of section ${section}: ${verdict.reason}; taking it over`);
+  }
+  throw new LockHeldError(
+    `section ${section} is locked (${file}): the lock changed hands ${MAX_ATTEMPTS} times while this run tried to take it; skipping this section`,
+    { section, path: file },
+  );
+}
+
+/** The holder written in a lock file; undefined when it is absent or not a holder record. */
+export function readLockHolder(lockPath: string): LockHolder | undefined {
+  try {
+    return parseHolder(fs.readFileSync(lockPath, 'utf8'));
+  } catch {
+    // Absent or unreadable both mean "no holder we can name"; acquireSectionLock decides what that implies.
+    return undefined;
+  }
+}
+
+function tryCreate(file: string, section: string): LockHolder | undefined {
+  try {
+    lockfile.lockSync(file);
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return undefined;
+    throw lockWriteError('cannot create the lock', file, section, err);
+  }
+  const me: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() };
+  const procStart = procStartOf(process.pid);
+  if (procStart !== undefined) me.procStart = procStart;
+  try {
+    fs.writeFileSync(file, `${JSON.stringify(me)}\n`);
+  } catch (err) {
+    lockfile.unlockSync(file);
+    throw lockWriteError('cannot write the lock', file, section, err);
+  }
+  return me;
+}
+
+function ownedLock(file: string, me: LockHolder, section: string, log: (msg: string) => void): SectionLock {
+  let released = false;
+  return {
+    path: file,
+    release(): void {
+      if (released) return;
+      released = true;
+      const holder = readLockHolder(file);
+      if (holder && holder.pid === me.pid && holder.hostname === me.hostname && holder.startedAt === me.startedAt) {
+        lockfile.unlockSync(file);
+      } else {
+        log(`lock ${file} of section ${section} no longer names this process at release; left it in place`);
+      }
+    },
+  };
+}
+
+interface SeenLock {
+  raw: string;
+  ino: number;
+  mtimeMs: number;
+  size: number;
+}
+
+function inspect(file: string): SeenLock | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    // One descriptor for stat and read, so identity and content describe the same file.
+    const st = fs.fstatSync(fd);
+    return { raw: fs.readFileSync(fd, 'utf8'), ino: st.ino, mtimeMs: st.mtimeMs, size: st.size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+type Verdict = { held: true; error: LockHeldError } | { held: false; reason: string };
+
+function judge(seen: SeenLock, file: string, section: string, graceMs: number): Verdict {
+  const holder = parseHolder(seen.raw);
+  if (!holder) {
+    const ageMs = Date.now() - seen.mtimeMs;
+    if (ageMs > graceMs) {
+      return { held: false, reason: `it holds no owner record and is ${Math.round(ageMs / 1000)} s old (its creator died before writing it)` };
+    }
+    return {
+      held: true,
+      error: new LockHeldError(
+        `section ${section} is being locked by another process right now (${file} has no owner record yet); skipping this section`,
+        { section, path: file },
+      ),
+    };
+  }
+
+  const since = holder.startedAt;
+  const context = { section, path: file, pid: holder.pid, hostname: holder.hostname, since };
+  if (holder.hostname !== os.hostname()) {
+    return {
+      held: true,
+      error: new LockHeldError(
+        `section ${section} is locked by process ${holder.pid} on host ${holder.hostname} since ${since} (${file}); skipping this section. ` +
+          `A lock from another host is never broken: if that process is gone, delete ${file}.`,
+        context,
+      ),
+    };
+  }
+  const death = whyDead(holder);
+  if (death === undefined) {
+    return {
+      held: true,
+      error: new LockHeldError(
+        `section ${section} is locked by process ${holder.pid} on ${holder.hostname} since ${since} (${file}); skipping this section`,
+        context,
+      ),
+    };
+  }
+  return { held: false, reason: `process ${holder.pid} on ${holder.hostname}, which took it at ${since}, ${death}` };
+}
+
+/** Why the holder is certainly gone, or undefined when it may be alive. */
+function whyDead(holder: LockHolder): string | undefined {
+  try {
+    process.kill(holder.pid, 0);
+  } catch (err) {
+    // EPERM: it exists under another user. Anything else unknown: assume alive.
+    if (errnoCode(err) === 'ESRCH') return 'no longer runs';
+    return undefined;
+  }
+  if (holder.procStart === undefined) return undefined;
+  const now = procStartOf(holder.pid);
+  if (now !== undefined && now !== holder.procStart) return 'no longer runs (its pid now belongs to a process started later)';
+  return undefined;
+}
+
+/**
+ * Moves the stale lock out of the way, safely against another process doing
+ * the same: rename is atomic, and the file renamed is deleted only if it is
+ * the very file judged stale (same inode, mtime and content). A fresh lock
+ * renamed by mistake is linked back (link never overwrites).
+ */
+function setAside(file: string, seen: SeenLock, log: (msg: string) => void): boolean {
+  const aside = `${file}.stale-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false; // someone else moved it first
+    throw err;
+  }
+  const moved = inspect(aside);
+  if (moved && moved.ino === seen.ino && moved.mtimeMs === seen.mtimeMs && moved.raw === seen.raw) {
+    fs.unlinkSync(aside);
+    return true;
+  }
+  try {
+    fs.linkSync(aside, file);
+    fs.unlinkSync(aside);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    // A third process locked in the instant the live lock was aside; leave the
+    // displaced file for a human rather than overwrite either.
+    log(`lock ${file} changed hands while a stale lock was being removed; the displaced lock is kept as ${aside}`);
+  }
+  return false;
+}
+
+function parseHolder(raw: string): LockHolder | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return undefined; // empty or cut short: the caller decides by age
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  // pid 0 or negative would make process.kill signal a process group.
+  if (typeof o.pid !== 'number' || !Number.isSafeInteger(o.pid) || o.pid <= 0) return undefined;
+  if (typeof o.hostname !== 'string' || typeof o.startedAt !== 'string') return undefined;
+  if (o.procStart !== undefined && typeof o.procStart !== 'string') return undefined;
+  const holder: LockHolder = { pid: o.pid, hostname: o.hostname, startedAt: o.startedAt };
+  if (typeof o.procStart === 'string') holder.procStart = o.procStart;
+  return holder;
+}
+
+/** Linux only: boot id plus the process's start time, which together never repeat. */
+function procStartOf(pid: number): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses; fields resume after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTicks = fields[19]; // field 22 of proc(5); fields[0] is field 3
+    if (startTicks === undefined || !/^[0-9]+$/.test(startTicks)) return undefined;
+    const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return `${bootId}:${startTicks}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function lockWriteError(what: string, file: string, section: string, err: unknown): WriteError {
+  const code = errnoCode(err);
+  return new WriteError(`${what} ${file} (section ${section}: ${code ?? String(err)})`, { section, path: file, errno: code }, { cause: err });
+}

@@ -1,0 +1,70 @@
+// Piscina task: collects one section inside a worker thread. Everything it
+// needs comes in the task (no state shared with the main thread); it talks
+// back over the task's MessagePort and returns a plain SectionResult.
+
+import { serializeError } from '../src/errors.js';
+import { PortRateGate } from '../src/rate-gate-port.js';
+import { createSectionLog } from '../src/section-log.js';
+import { runSection } from '../src/section-runner.js';
+import { emptyMetrics } from '../src/section-metrics.js';
+import type { MainMessage, SectionResult, SectionTask, WorkerMessage } from '../src/worker-protocol.js';
+
+export default async function sectionWorker(task: SectionTask): Promise<SectionResult> {
+  const { config: cfg, port } = task;
+  const stop = new AbortController();
+  const emit = (msg: WorkerMessage): void => port.postMessage(msg);
+  const gate = task.rateCoordinated ? new PortRateGate(cfg.section, emit, stop.signal) : undefined;
+  port.on('message', (msg: MainMessage) => {
+    switch (msg.type) {
+      case 'stop':
+        stop.abort();
+        break;
+      case 'rate-grant':
+        gate?.grant(msg.id);
+        break;
+      default: {
+        const never: never = msg;
+        throw new Error(`section worker got an unknown message: ${JSON.stringify(never)}`);
+      }
+    }
+  });
+  let log: ReturnType<typeof createSectionLog> | undefined;
+  try {
+    log = createSectionLog({
+      section: cfg.section,
+      apiKey: cfg.apiKey,
+      domain: cfg.domain,
+      type: cfg.type,
+      outputDirectory: cfg.outputDirectory,
+      messageLogFileName: cfg.messageLogFileName,
+      errorLogFileName: cfg.errorLogFileName,
+      verbose: cfg.verbose,
+      messageLogRetentionCount: cfg.messageLogRetentionCount,
+      errorLogRetentionCount: cfg.errorLogRetentionCount,
+    });
+    for (const r of [log.retention.messages, log.retention.errors]) {
+      if (r?.note) log.info(`log retention: ${r.note}`);
+      if (r?.deleted.length) log.info(`log retention: deleted ${r.deleted.length} old log file(s): ${r.deleted.join(', ')}`);
+    }
+    const result = await runSection({
+      config: cfg,
+      range: task.range,
+      log,
+      emit,
+      signal: stop.signal,
+      gate,
+      metricsIntervalMs: task.metricsIntervalMs,
+    });
+    emit({ type: 'done', section: cfg.section, result });
+    return result;
+  } catch (err) {
+    // Errors before or around the run (unreadable state files, unwritable
+    // output): a failed section with its error, never a hang or a silent pass.
+    const error = serializeError(err);
+    emit({ type: 'error', section: cfg.section, error });
+    return { section: cfg.section, status: 'failed', metrics: emptyMetrics(), error };
+  } finally {
+    await log?.close();
+    port.close();
+  }
+}
