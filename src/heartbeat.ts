@@ -43,7 +43,8 @@ export function buildHeartbeat(cfg: SectionConfig, status: HeartbeatStatus, metr
 export function writeHeartbeat(cfg: SectionConfig, status: HeartbeatStatus, metrics: SectionMetrics, error?: UzpError): void {
   mkdirSync(dirname(cfg.heartbeatFile), { recursive: true, mode: 0o750 });
   writeFileAtomic.sync(cfg.heartbeatFile, JSON.stringify(buildHeartbeat(cfg, status, metrics, error), null, 2) + '\n', {
-    mode: 0o640,
+    // write-file-atomic chmods to `mode` verbatim, bypassing the umask; apply it here.
+    mode: 0o640 & ~process.umask(),
     fsync: false, // a heartbeat is advisory; losing the last one to a power cut is harmless
   });
 }

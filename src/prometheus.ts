@@ -64,7 +64,9 @@ export function writeMetricsFiles(
   for (const [file, list] of byFile) {
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
-      writeFileAtomic.sync(file, renderPrometheus(list), { mode: 0o644 });
+      // 0644 so node_exporter (another user) can read it; the umask still applies,
+      // which write-file-atomic's verbatim chmod would bypass.
+      writeFileAtomic.sync(file, renderPrometheus(list), { mode: 0o644 & ~process.umask() });
     } catch (err) {
       warn(`could not write metrics_file ${file}: ${(err as Error).message}`);
     }

@@ -252,22 +252,10 @@ async function runSegment(seg: Segment, ctx: SegmentContext): Promise<void> {
 /** Lists a window, bisecting pages that may have been cut at max_records_per_page (API.md). */
 async function listWindow(w: Window, ctx: SegmentContext): Promise<ListedWindow> {
   const { config: cfg, metrics, log } = ctx;
-  let raw: unknown[];
-  try {
-    // One second wider at the start: whether the service includes both range
-    // ends or only one, every record of [start, end) is in the answer; the
-    // filter below keeps exactly those (API.md, "Range ends").
-    raw = await ctx.client.list(w.start - 1, w.end);
-  } catch (err) {
-    if (err instanceof AbortedError || err instanceof ApiAuthError) throw err;
-    const e = err instanceof UzpError ? err : undefined;
-    throw new WindowGivenUpError(
-      `section ${cfg.section}: window ${w.start}–${w.end} could not be fetched after ${cfg.listRetries} retries ` +
-        `(${e ? e.message : String(err)}); the position stays at ${w.start} and the next run fetches it again`,
-      { section: cfg.section, from: w.start, to: w.end, cause: e?.code },
-      { cause: err },
-    );
-  }
+  // One second wider at the start: whether the service includes both range
+  // ends or only one, every record of [start, end) is in the answer; the
+  // filter below keeps exactly those (API.md, "Range ends").
+  let raw = await listOrGiveUp(w.start - 1, w.end, w, ctx);
   if (raw.length >= cfg.maxRecordsPerPage) {
     const halves = bisect(w);
     if (halves) {
@@ -275,17 +263,21 @@ async function listWindow(w: Window, ctx: SegmentContext): Promise<ListedWindow>
       const second = await listWindow(halves[1], ctx);
       return { window: w, records: first.records.concat(second.records) };
     }
-    metrics.counts.truncatedWindows++;
-    log.error({
-      error:
-        `the second ${w.start} holds at least ${raw.length} records, the API page limit: ` +
-        'records beyond the page cannot be fetched and are missing from the output',
-      code: 'UZP_TRUNCATED_WINDOW',
-      errorClass: 'TruncatedWindow',
-      from: w.start,
-      to: w.end,
-      received: raw.length,
-    });
+    const exact = await listOneSecond(w.start, ctx);
+    raw = exact.raw;
+    if (exact.full) {
+      metrics.counts.truncatedWindows++;
+      log.error({
+        error:
+          `the second ${w.start} holds at least ${raw.length} records, the API page limit: ` +
+          'records beyond the page cannot be fetched and are missing from the output',
+        code: 'UZP_TRUNCATED_WINDOW',
+        errorClass: 'TruncatedWindow',
+        from: w.start,
+        to: w.end,
+        received: raw.length,
+      });
+    }
   }
   // The API answers newest first; reversed, ties keep the service's order.
   const keyed: { t: number; r: unknown }[] = [];
@@ -302,6 +294,48 @@ async function listWindow(w: Window, ctx: SegmentContext): Promise<ListedWindow>
   }
   keyed.sort((a, b) => a.t - b.t); // Array.prototype.sort is stable
   return { window: w, records: keyed.map((k) => k.r) };
+}
+
+/** One list request; a failure after all retries gives the window up (the position stays before it). */
+async function listOrGiveUp(starttime: number, endtime: number, w: Window, ctx: SegmentContext): Promise<unknown[]> {
+  const { config: cfg } = ctx;
+  try {
+    return await ctx.client.list(starttime, endtime);
+  } catch (err) {
+    if (err instanceof AbortedError || err instanceof ApiAuthError) throw err;
+    const e = err instanceof UzpError ? err : undefined;
+    throw new WindowGivenUpError(
+      `section ${cfg.section}: window ${w.start}–${w.end} could not be fetched after ${cfg.listRetries} retries ` +
+        `(${e ? e.message : String(err)}); the position stays at ${w.start} and the next run fetches it again`,
+      { section: cfg.section, from: w.start, to: w.end, cause: e?.code },
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * A full page for a one-second window: the widened request also held the
+ * neighbouring seconds, whose newer records may have pushed this second's
+ * out. Ask for the second alone, in each of the forms that return exactly it
+ * under one of the possible range-end rules, and keep the largest answer.
+ */
+async function listOneSecond(s: number, ctx: SegmentContext): Promise<{ raw: unknown[]; full: boolean }> {
+  const { config: cfg } = ctx;
+  let best: unknown[] = [];
+  let bestFull = false;
+  for (const [from, to] of [
+    [s, s], // both ends included
+    [s, s + 1], // start included, end excluded
+    [s - 1, s], // start excluded, end included
+  ] as const) {
+    const page = await listOrGiveUp(from, to, { start: s, end: s + 1 }, ctx);
+    const only = page.filter((r) => eventTime(cfg.category, r) === s);
+    if (only.length > best.length) {
+      best = only;
+      bestFull = page.length >= cfg.maxRecordsPerPage;
+    }
+  }
+  return { raw: best, full: bestFull };
 }
 
 async function withDetailsFetched(listed: ListedWindow, ctx: SegmentContext, limiter: Limiter): Promise<unknown[]> {

@@ -121,9 +121,15 @@ describe('mock API', () => {
       expect(under).to.deep.equal(small.expected(AUTH_A, FROM, FROM + 11).reverse());
     });
 
-    it('puts several records in one second, so boundary seconds matter', () => {
+    it('puts several records in one second, so boundary seconds matter, and reports the busiest', () => {
       const t = busySecond(api, 3);
       expect(api.count(AUTH_A, t, t + 1)).to.be.at.least(3);
+      let max = 0;
+      for (let s = FROM; s < FROM + 3600; s++) max = Math.max(max, api.count(AUTH_A, s, s + 1));
+      expect(api.maxPerSecond(AUTH_A, FROM, FROM + 3600)).to.equal(max);
+      // Without a domain, every domain's records of that second add up.
+      const both = api.count({ category: 'authentication' }, t, t + 1);
+      expect(api.maxPerSecond({ category: 'authentication' }, t, t + 1)).to.equal(both);
     });
 
     for (const [mode, includesStart, includesEnd] of [
@@ -248,6 +254,23 @@ describe('mock API', () => {
       // Only quarantine has the retention limit.
       expect((await get(listUrl(m, 'authentication', FROM, FROM + 60))).status).to.equal(200);
       expect(m.stats().status406).to.equal(1);
+    });
+
+    it('refuses bad options, listing every problem at once', async () => {
+      let failed: unknown;
+      await startMockApi(
+        optionsWith({
+          from: TO,
+          to: FROM,
+          pageSize: 0,
+          streams: [{ key: KEY, domain: 'a.test', category: 'authentication', type: 'hold', perMinute: -1 }],
+        }),
+      ).catch((err: unknown) => (failed = err));
+      expect(failed).to.be.instanceOf(RangeError);
+      for (const word of ['from/to', 'pageSize', 'type must be absent', 'perMinute']) expect((failed as Error).message).to.include(word);
+      let badFault: unknown;
+      await startMockApi(optionsWith({ faults: { dropMidBody: 1.5 } })).catch((err: unknown) => (badFault = err));
+      expect((badFault as Error).message).to.include('dropMidBody');
     });
 
     it('answers 404 JSON for unknown paths', async () => {
@@ -458,8 +481,8 @@ describe('mock API', () => {
     it('fails the requests a failPaths hook picks', async () => {
       const api = await start();
       const page = await list(api, 'mail', FROM, FROM + 300, { type: 'incominglog', domain: 'a.test' });
-      const target = encodeURIComponent(page[1]!['queue_id'] as string);
-      api.setFaults({ failPaths: (r) => (r.kind === 'detail' && r.rawUrl.includes(target) ? 502 : undefined) });
+      const target = page[1]!['queue_id'] as string;
+      api.setFaults({ failPaths: (r) => (r.queueId === target ? 502 : undefined) });
       expect((await get(detailUrl(api, page[1]!))).status).to.equal(502);
       expect((await get(detailUrl(api, page[0]!))).status).to.be.oneOf([200, 404]);
       api.setFaults({ failPaths: undefined });
@@ -563,7 +586,7 @@ describe('mock API', () => {
     it('main() starts the mock, prints one JSON line and stops on a signal', async () => {
       const lines: string[] = [];
       const handlers = new Map<string, () => void>();
-      const api = await main(['--seed', '3', '--to', String(TO), '--streams', 'authentication=30'], {
+      const api = await main(['--seed', '3', '--to', String(TO), '--streams', 'authentication=30', '--range-ends', 'start'], {
         stdout: (t) => lines.push(t),
         stderr: (t) => lines.push(`ERR ${t}`),
         onSignal: (sig, h) => handlers.set(sig, h),
@@ -575,10 +598,16 @@ describe('mock API', () => {
         const info = JSON.parse(lines[0]!) as { url: string; urls: Record<string, string>; keys: Record<string, string[]>; from: number; to: number };
         expect(info).to.include({ url: api!.url, from: TO - 6 * 3600, to: TO });
         expect(info.keys).to.deep.equal({ [DEFAULT_KEY]: ['example.com', 'example.org'] });
-        const url = `${info.urls['authentication']}?starttime=${TO - 600}&endtime=${TO}&domain=example.org`;
+        const stream = { domain: 'example.org', category: 'authentication' } as const;
+        let end = TO - 600;
+        while (api!.count(stream, end, end + 1) === 0) end++;
+        const url = `${info.urls['authentication']}?starttime=${end - 600}&endtime=${end}&domain=example.org`;
         const page = await get(url, DEFAULT_KEY);
         expect(page.status).to.equal(200);
-        expect(JSON.parse(page.text)).to.have.length.greaterThan(0);
+        const times = (JSON.parse(page.text) as MockRecord[]).map((r) => r['time']);
+        expect(times).to.have.length(api!.count(stream, end - 600, end));
+        // --range-ends start: the endtime second is left out.
+        expect(times).to.not.include(end);
         expect([...handlers.keys()].sort()).to.deep.equal(['SIGINT', 'SIGTERM']);
         handlers.get('SIGTERM')!();
         // The handler alone must stop the server: poll until connections are refused.

@@ -1,14 +1,28 @@
 // `uzmanposta --check [--online]`: validates the config and shows what each
-// section resolves to; --online proves each key and domain with one small
-// request. Exit 0 only if all is well.
+// section resolves to, so an operator sees where files will go before cron
+// does; --online proves each key and domain with one small request. Exit 0
+// only if all is well: 1 when a section has a problem, 2 (from the CLI) when
+// the config itself is invalid.
 
+import fs from 'node:fs';
+import { dirname } from 'node:path';
 import type { CliArgs, CliIo } from '../cli.js';
 import { EXIT } from '../cli.js';
 import { ApiClient } from '../api-client.js';
+import { NetworkError, UzpError } from '../errors.js';
 import { maskKey, redact } from '../mask.js';
 import { readPosition } from '../position-store.js';
 import type { SectionConfig } from '../section-config.js';
+import { readLockHolder } from '../section-lock.js';
 import { loadFromCli, selectSections } from '../section-selection.js';
+import { pendingFileFor } from '../window-commit.js';
+import { capQuarantineStart } from '../window-plan.js';
+
+/** The probe asks for one minute that ended a minute ago: small, and already indexed by the service. */
+const PROBE_SPAN = 60;
+const PROBE_END_AGE = 60;
+/** An operator waits for --check; a section's own longer timeouts are for bulk pages. */
+const PROBE_TIMEOUT_SECONDS = 30;
 
 export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   const cfg = loadFromCli(args.config, io.env);
@@ -16,69 +30,207 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   const out = (text: string): void => {
     io.stdout.write(redact(text, keys) + '\n');
   };
-  let ok = true;
+  let problems = 0;
+  const problem = (text: string): void => {
+    problems++;
+    out(`  PROBLEM: ${text}`);
+  };
+
   out(`Config ${cfg.path}: valid, ${cfg.sections.length} section(s)`);
   for (const w of cfg.warnings) out(`  warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`);
+  if (cfg.otherSections.length) out(`  not collected (not [MailLogger:*]): ${cfg.otherSections.join(', ')}`);
   const sections = selectSections(cfg, { section: args.section, all: true });
   const now = Math.floor(Date.now() / 1000);
+
   for (const s of sections) {
     out(`\n[${s.section}]`);
     out(`  api_key     ${maskKey(s.apiKey)}`);
-    out(`  category    ${s.category}   type ${s.type}   domain ${s.domain || '(none)'}`);
+    out(`  category    ${s.category}   type ${s.type}   domain ${s.domain || '(none: all domains of the key)'}`);
     out(`  url         ${s.url}`);
     out(`  output      ${s.outputDirectory}`);
     out(`  position    ${s.positionFile}`);
-    out(`  lock        ${s.lockFilePath}`);
+    out(`  lock        ${s.lockFilePath} (${lockState(s.lockFilePath)})`);
     out(`  heartbeat   ${s.heartbeatFile}`);
+    if (s.metricsFile) out(`  metrics     ${s.metricsFile}`);
+    if (s.caFile) out(`  ca_file     ${s.caFile}`);
     try {
-      const p = readPosition(s.positionFile, s.section);
-      const start = p ?? s.startTime;
-      out(`  start       ${start} (${new Date(start * 1000).toISOString()}, ${now - start} s behind)${p === undefined ? ' from start_time' : ' from the position file'}`);
+      out(`  start       ${describeStart(s, now)}`);
     } catch (err) {
-      ok = false;
-      out(`  start       ERROR: ${(err as Error).message}`);
+      problem((err as Error).message);
+    }
+    if (fs.existsSync(pendingFileFor(s.positionFile))) {
+      out(`  pending     ${pendingFileFor(s.positionFile)}: a window did not finish; the next run completes or rolls it back`);
+    }
+    for (const [what, dir] of writableDirs(s)) {
+      const why = notWritable(dir);
+      if (why) problem(`the ${what} directory ${dir} cannot be created or written: ${why}`);
     }
   }
+
   if (args.online) {
-    out('\nOnline check (one request per key and domain):');
-    const seen = new Set<string>();
-    for (const s of sections) {
-      const key = `${s.apiKey}\u0000${s.domain}\u0000${s.url}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const verdict = await probe(s, now);
-      if (!verdict.ok) ok = false;
-      out(`  [${s.section}] ${verdict.ok ? 'OK' : 'FAILED'}: ${verdict.text}`);
+    out(`\nOnline check (one request per key, domain and url, for the minute that ended ${PROBE_END_AGE} s ago):`);
+    for (const group of probeGroups(sections)) {
+      const first = group[0];
+      if (!first) continue;
+      const names = group.map((s) => s.section).join(', ');
+      const verdict = await probe(first, now, io.env);
+      if (verdict.ok) {
+        out(`  [${names}] OK: ${verdict.text}`);
+      } else {
+        problems++;
+        out(`  [${names}] FAILED: ${verdict.text}`);
+        out(`    what to do: ${verdict.hint}`);
+      }
     }
   }
-  return ok ? EXIT.ok : EXIT.failed;
+
+  out(problems === 0 ? '\nAll checks passed.' : `\n${problems} problem(s) found.`);
+  return problems === 0 ? EXIT.ok : EXIT.failed;
 }
 
-async function probe(s: SectionConfig, now: number): Promise<{ ok: boolean; text: string }> {
-  const client = new ApiClient({
-    section: s.section,
-    apiKey: s.apiKey,
-    url: s.url,
-    category: s.category,
-    type: s.type,
-    domain: s.domain,
-    listTimeoutMs: Math.min(s.listTimeout, 30) * 1000,
-    detailTimeoutMs: Math.min(s.detailTimeout, 30) * 1000,
-    listRetries: 0,
-    listSleepSeconds: 0,
-    detailRetries: 0,
-    detailSleepSeconds: 0,
-    useSession: false,
-    maxConnections: 1,
-    caFile: s.caFile || undefined,
-  });
-  const started = Date.now();
+function describeStart(s: SectionConfig, now: number): string {
+  const saved = readPosition(s.positionFile, s.section);
+  const start = saved ?? s.startTime;
+  const from = saved === undefined ? 'from start_time (no position file yet)' : 'from the position file';
+  let text = `${start} (${iso(start)}, ${now - start} s behind) ${from}`;
+  if (s.category === 'quarantine') {
+    const capped = capQuarantineStart(start, now);
+    // API.md: the service keeps quarantine for 7 days and answers 406 beyond; the run caps the start.
+    if (capped.skipped) text += `; older than 6 days, so the run starts at ${capped.start} (${iso(capped.start)}) and logs the gap`;
+  }
+  return text;
+}
+
+function lockState(lockPath: string): string {
+  if (!fs.existsSync(lockPath)) return 'free';
+  const holder = readLockHolder(lockPath);
+  if (!holder) return 'present, holder unreadable; the next run decides whether it is stale';
+  return `held by pid ${holder.pid} on ${holder.hostname} since ${holder.startedAt}; a run skips the section while that process lives`;
+}
+
+function writableDirs(s: SectionConfig): [string, string][] {
+  const dirs: [string, string][] = [
+    ['output', s.outputDirectory],
+    ['position', dirname(s.positionFile)],
+    ['lock', dirname(s.lockFilePath)],
+    ['heartbeat', dirname(s.heartbeatFile)],
+  ];
+  if (s.metricsFile) dirs.push(['metrics', dirname(s.metricsFile)]);
+  return dirs;
+}
+
+/** Why `dir` cannot be used by this user, or undefined; checks the nearest existing ancestor when it does not exist yet. */
+function notWritable(dir: string): string | undefined {
+  let cur = dir;
+  for (;;) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(cur);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') return `part of the path is a file, not a directory`;
+      if (code !== 'ENOENT') return `${cur}: ${code ?? String(err)}`;
+    }
+    if (st) {
+      if (!st.isDirectory()) return `${cur} is a file, not a directory`;
+      try {
+        fs.accessSync(cur, fs.constants.W_OK | fs.constants.X_OK);
+        return undefined;
+      } catch {
+        return `${cur} is not writable by the user running this check (uid ${process.getuid?.() ?? '?'})`;
+      }
+    }
+    const parent = dirname(cur);
+    if (parent === cur) return 'no part of the path exists';
+    cur = parent;
+  }
+}
+
+/** Sections that would send the same probe request share one; incoming and outgoing differ only in type. */
+function probeGroups(sections: SectionConfig[]): SectionConfig[][] {
+  const groups = new Map<string, SectionConfig[]>();
+  for (const s of sections) {
+    const id = JSON.stringify([s.apiKey, s.domain, s.url]);
+    groups.set(id, [...(groups.get(id) ?? []), s]);
+  }
+  return [...groups.values()];
+}
+
+type Verdict = { ok: true; text: string } | { ok: false; text: string; hint: string };
+
+async function probe(s: SectionConfig, now: number, env: Record<string, string | undefined>): Promise<Verdict> {
+  let client: ApiClient;
   try {
-    const records = await client.list(now - 120, now - 60);
-    return { ok: true, text: `key and domain accepted (${records.length} records in the last minute, ${Date.now() - started} ms)` };
+    client = new ApiClient({
+      section: s.section,
+      apiKey: s.apiKey,
+      url: s.url,
+      category: s.category,
+      type: s.type,
+      domain: s.domain,
+      listTimeoutMs: Math.min(s.listTimeout, PROBE_TIMEOUT_SECONDS) * 1000,
+      detailTimeoutMs: Math.min(s.detailTimeout, PROBE_TIMEOUT_SECONDS) * 1000,
+      // One answer is the verdict: a retry would only hide what is wrong.
+      listRetries: 0,
+      listSleepSeconds: 0,
+      detailRetries: 0,
+      detailSleepSeconds: 0,
+      useSession: false,
+      maxConnections: 1,
+      caFile: s.caFile || undefined,
+      // The proxy the run would use, from the same environment.
+      env,
+    });
   } catch (err) {
-    return { ok: false, text: (err as Error).message };
+    return { ok: false, text: (err as Error).message, hint: hintFor(err, s) };
+  }
+  const started = Date.now();
+  const to = now - PROBE_END_AGE;
+  try {
+    const records = await client.list(to - PROBE_SPAN, to);
+    return { ok: true, text: `key and domain accepted: ${records.length} record(s) in that minute, answered in ${Date.now() - started} ms` };
+  } catch (err) {
+    return { ok: false, text: (err as Error).message, hint: hintFor(err, s) };
   } finally {
     await client.close().catch(() => client.destroy());
   }
+}
+
+function hintFor(err: unknown, s: SectionConfig): string {
+  const domain = s.domain ? ` and allowed for domain ${s.domain}` : '';
+  if (!(err instanceof UzpError)) return 'this looks like a bug; report it with the message above';
+  if (err instanceof NetworkError) {
+    switch (err.kind) {
+      case 'dns':
+        return `the host in url (${s.url}) does not resolve from this machine: check the url and this machine's DNS resolver`;
+      case 'refused':
+        return 'nothing accepts connections at the url\'s host and port: check the url, a firewall, or HTTPS_PROXY';
+      case 'tls':
+        return 'the server certificate is not trusted: if a TLS-inspecting proxy or a private CA signs it, set ca_file to that CA\'s PEM bundle (verification cannot be turned off)';
+      case 'timeout':
+        return `no answer within ${Math.min(s.listTimeout, PROBE_TIMEOUT_SECONDS)} s: check the network path, a firewall or HTTPS_PROXY, then try again`;
+      default:
+        return 'the connection failed: check the network path to the url and try again';
+    }
+  }
+  const status = typeof err.context.status === 'number' ? err.context.status : undefined;
+  switch (err.code) {
+    case 'UZP_API_AUTH':
+      return `put a valid key from the Uzman Posta panel in api_key (or api_key_env / api_key_file) of [${s.section}] or [DEFAULT]; it must be active${domain}`;
+    case 'UZP_API_MALFORMED':
+      return 'the url answers, but not like the Uzman Posta API: check that url is the base URL of the category\'s endpoint';
+    case 'UZP_CONFIG_INVALID':
+      return 'fix ca_file: it must be a readable PEM bundle';
+    case 'UZP_API_HTTP':
+      if (status === 429) return 'the key is rate limited right now: wait a minute and check again; if runs hit 429 often, lower --max-workers or max_parallel_details, or set rate_limit';
+      if (status !== undefined && status >= 500) return 'the service is failing right now: check again later; runs retry such errors on their own';
+      if (status === 404) return 'check url: it must be the base URL of the category\'s endpoint (see the url option)';
+      return 'check url, category and type of the section';
+    default:
+      return 'see the message above';
+  }
+}
+
+function iso(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
 }

@@ -1,26 +1,38 @@
 // `uzmanposta --list`: the sections of the config and where each stands.
+// Exit 1 when a position file cannot be read, as a run would stop that section.
 
 import type { CliArgs, CliIo } from '../cli.js';
 import { EXIT } from '../cli.js';
+import { redact } from '../mask.js';
 import { readPosition } from '../position-store.js';
 import { loadFromCli } from '../section-selection.js';
 import { formatTable } from '../text-table.js';
 
 export async function listCommand(args: CliArgs, io: CliIo): Promise<number> {
   const cfg = loadFromCli(args.config, io.env);
+  const keys = cfg.sections.map((s) => s.apiKey);
   const now = Math.floor(Date.now() / 1000);
+  const unreadable: string[] = [];
   const rows = cfg.sections.map((s) => {
     let position: string;
     try {
       const p = readPosition(s.positionFile, s.section);
-      position = p === undefined ? `none (starts at ${s.startTime})` : `${p} (${new Date(p * 1000).toISOString()}, ${now - p} s behind)`;
+      position = p === undefined ? `none: starts at ${s.startTime} (${iso(s.startTime)})` : `${p} (${iso(p)}, ${now - p} s behind)`;
     } catch (err) {
-      position = `unreadable: ${(err as Error).message}`;
+      position = 'UNREADABLE (see stderr)';
+      unreadable.push((err as Error).message);
     }
     return [s.section, s.category, s.type, s.domain || '-', position];
   });
-  io.stdout.write(`Sections in ${cfg.path}:\n`);
-  io.stdout.write(formatTable(['section', 'category', 'type', 'domain', 'position'], rows));
-  if (cfg.otherSections.length) io.stdout.write(`Not collected (not [MailLogger:*]): ${cfg.otherSections.join(', ')}\n`);
-  return EXIT.ok;
+  let text = `Sections in ${cfg.path}:\n`;
+  text += formatTable(['section', 'category', 'type', 'domain', 'position'], rows);
+  if (cfg.otherSections.length) text += `Not collected (not [MailLogger:*]): ${cfg.otherSections.join(', ')}\n`;
+  // Nothing here should hold a key, but this output lands in tickets and chats.
+  io.stdout.write(redact(text, keys));
+  for (const message of unreadable) io.stderr.write(redact(`uzmanposta: ${message}\n`, keys));
+  return unreadable.length === 0 ? EXIT.ok : EXIT.failed;
+}
+
+function iso(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
 }

@@ -77,6 +77,8 @@ function parser(argv: string[]) {
     .option('latency', { type: 'number', default: 0, describe: 'milliseconds added to every response' })
     .option('page-size', { type: 'number', default: 1000, describe: 'most records in one list answer' })
     .option('key', { type: 'string', default: DEFAULT_KEY, describe: 'the API key that may read every domain' })
+    .option('range-ends', { choices: ['both', 'start', 'end'] as const, default: 'both' as const, describe: 'which ends of [starttime, endtime] a list includes' })
+    .option('hostile-queue-ids', { type: 'boolean', default: false, describe: "queue ids with '/', '?', '%', '..', spaces and non-ASCII" })
     .option('help', { type: 'boolean', alias: 'h', describe: 'show this help' })
     .strict()
     .exitProcess(false)
@@ -126,6 +128,8 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<Moc
       to,
       streams,
       pageSize: integer('page-size', args['page-size'], 1) ?? 1000,
+      rangeEnds: args['range-ends'],
+      hostileQueueIds: args['hostile-queue-ids'],
       host: args.host,
       port: integer('port', args.port, 0) ?? 0,
       faults: latency > 0 ? { latencyMs: latency } : {},

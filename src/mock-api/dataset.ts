@@ -241,6 +241,22 @@ export class Dataset {
     return Array.from(this.iterateExpected(selector, from, to));
   }
 
+  /**
+   * The most records any one second in [from, to) holds. A second holding
+   * pageSize or more cannot be fetched whole (API.md), so tests check this to
+   * tell truncation the collector must report from records it lost.
+   */
+  maxPerSecond(selector: StreamSelector, from: number, to: number): number {
+    const streams = this.select(selector);
+    let max = 0;
+    for (let t = Math.ceil(from); t < to; t++) {
+      let n = 0;
+      for (const stream of streams) n += stream.timeline.countIn(t, t + 1);
+      if (n > max) max = n;
+    }
+    return max;
+  }
+
   count(selector: StreamSelector, from: number, to: number): number {
     let n = 0;
     for (const stream of this.select(selector)) n += stream.timeline.countIn(from, to);

@@ -1,6 +1,6 @@
-// The mock Uzman Posta API over plain node:http: routing, parameter checks in
-// the order the service applies them (auth, parameters, domain, retention),
-// faults, and the answer itself. One instance owns all its state, so several
+// The mock Uzman Posta API over plain node:http: routing, checks in a fixed
+// order (key 401, rate limit 429, injected faults, parameters 400, domain 403,
+// quarantine retention 406), then the answer itself. One instance owns all its state, so several
 // can run side by side in one process.
 
 import { once } from 'node:events';
@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 import { Dataset, TYPES_BY_CATEGORY, type MockCategory, type MockRecord, type MockStreamSpec, type StreamSelector } from './dataset.js';
-import { FaultInjector, type FailAction, type FaultDecision, type MockFaults, type RequestKind } from './faults.js';
+import { FaultInjector, type FailAction, type FaultDecision, type FaultRequestInfo, type MockFaults, type RequestKind } from './faults.js';
 import { errorAnswer, htmlErrorAnswer, jsonAnswer, malformed, objectInsteadOfArray, QUARANTINE_TOO_OLD, type Answer } from './responses.js';
 import { RequestStats, type MockRequestLogEntry, type MockStats } from './stats.js';
 
@@ -64,6 +64,8 @@ export interface MockApi {
   /** What a correct collector writes for event times in [from, to), in output order. */
   expected(stream: StreamSelector, from: number, to: number): MockRecord[];
   count(stream: StreamSelector, from: number, to: number): number;
+  /** The most records one second of [from, to) holds: at pageSize or more, a collector must report truncation. */
+  maxPerSecond(stream: StreamSelector, from: number, to: number): number;
   /** expected() without holding the records in memory. */
   iterateExpected(stream: StreamSelector, from: number, to: number): Generator<MockRecord, void, void>;
   /** Merges into the current faults; a field given as undefined is switched off. */
@@ -97,6 +99,15 @@ function route(path: string): Route {
     return { kind: 'detail', rawId: path.slice(DETAIL_PREFIX.length) };
   }
   return { kind: 'other' };
+}
+
+/** Decoded from the raw path: a URL parser would have resolved '..' or split on '%2F'. */
+function safeDecode(rawSegment: string): string | undefined {
+  try {
+    return decodeURIComponent(rawSegment);
+  } catch {
+    return undefined;
+  }
 }
 
 function bearerKey(header: string | undefined): string | undefined {
@@ -192,13 +203,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
   }
 
   function detailAnswer(rawId: string, query: URLSearchParams, key: string, entry: MockRequestLogEntry): Answer {
-    let queueId: string;
-    try {
-      // Decoded from the raw path: a URL parser would have resolved '..' or split on '%2F'.
-      queueId = decodeURIComponent(rawId);
-    } catch {
-      return errorAnswer(404, 'Unknown queue id');
-    }
+    const queueId = safeDecode(rawId);
+    if (queueId === undefined) return errorAnswer(404, 'Unknown queue id');
     entry.queueId = queueId;
     const time = query.get('time');
     if (time === null || !UNIX_SECONDS.test(time)) return errorAnswer(400, 'time is required and must be integer unix seconds');
@@ -288,10 +294,15 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
       const answer = errorAnswer(429, 'Rate limit exceeded', { ...limited.headers, 'retry-after': String(limited.retryAfterSeconds) });
       return finish(answer, 'full', 0, 'rateLimit');
     }
-    const { decision, delayMs } = faults.decide({ kind: r.kind, key, rawUrl });
+    const info: FaultRequestInfo = { kind: r.kind, key, rawUrl };
+    if (r.kind === 'detail') {
+      const queueId = safeDecode(r.rawId);
+      if (queueId !== undefined) info.queueId = queueId;
+    }
+    const { decision, delayMs } = faults.decide(info);
     const normal = r.kind === 'list' ? listAnswer(r.category, query, key, entry) : detailAnswer(r.rawId, query, key, entry);
-    if (limited) Object.assign(normal.headers, limited.headers);
     const answer = spoil(normal, decision, r.kind);
+    if (limited) Object.assign(answer.headers, limited.headers);
     const mode = decision.action === 'drop' ? 'drop' : decision.action === 'dropMidBody' ? 'dropMidBody' : 'full';
     finish(answer, mode, delayMs, decision.action === 'none' ? undefined : decision.fault);
   }
@@ -320,6 +331,7 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     to: options.to,
     expected: (stream, from, to) => dataset.expected(stream, from, to),
     count: (stream, from, to) => dataset.count(stream, from, to),
+    maxPerSecond: (stream, from, to) => dataset.maxPerSecond(stream, from, to),
     iterateExpected: (stream, from, to) => dataset.iterateExpected(stream, from, to),
     setFaults: (partial) => faults.set(partial),
     failNext: (count, action, kind = 'any') => faults.failNext(count, action, kind),

@@ -1,0 +1,208 @@
+// The collector as users run it: the built CLI as a child process against the
+// mock API, checked record by record against the mock's ground truth.
+
+import { expect } from 'chai';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startMockApi, type MockApi, type MockApiOptions, type StreamSelector } from '../src/mock-api/index.js';
+import { readStream, runCli, tempDir } from './support/harness.js';
+
+const KEY = 'e2e-key-5f0c1d2e3a4b5c6d7e8f';
+
+interface StreamCase {
+  section: string;
+  stream: StreamSelector & { domain: string };
+  dir: string; // output directory relative to log_directory
+  prefix: string; // data file name prefix
+}
+
+const ALL_STREAMS: StreamCase[] = [
+  { section: 'in', stream: { domain: 'example.com', category: 'mail', type: 'incominglog' }, dir: 'example.com/mail/incominglog', prefix: 'example.com_incominglog_' },
+  { section: 'out', stream: { domain: 'example.com', category: 'mail', type: 'outgoinglog' }, dir: 'example.com/mail/outgoinglog', prefix: 'example.com_outgoinglog_' },
+  { section: 'quar', stream: { domain: 'example.com', category: 'quarantine', type: 'quarantine' }, dir: 'example.com/quarantine', prefix: 'example.com_quarantine_' },
+  { section: 'hold', stream: { domain: 'example.com', category: 'quarantine', type: 'hold' }, dir: 'example.com/quarantine/hold', prefix: 'example.com_hold_' },
+  { section: 'auth', stream: { domain: 'example.com', category: 'authentication' }, dir: 'example.com/authentication', prefix: 'example.com_auth_' },
+];
+
+async function mockFor(streams: StreamCase[], from: number, to: number, extra: Partial<MockApiOptions> = {}): Promise<MockApi> {
+  const mock = await startMockApi({
+    seed: 42,
+    from,
+    to,
+    streams: streams.map((s) => ({ key: KEY, ...s.stream, perMinute: s.stream.category === 'mail' ? 30 : 20 })),
+    ...extra,
+  });
+  after(() => mock.close());
+  return mock;
+}
+
+function sectionIni(s: StreamCase, mock: MockApi): string {
+  const url = mock.urls[s.stream.category];
+  return [`[MailLogger:${s.section}]`, `domain = ${s.stream.domain}`, `category = ${s.stream.category}`, s.stream.type ? `type = ${s.stream.type}` : '', `url = ${url}`, ''].join('\n');
+}
+
+function writeConfig(dir: string, streams: StreamCase[], mock: MockApi, defaults: Record<string, string | number>): string {
+  const lines = ['[DEFAULT]', `api_key = ${KEY}`, 'list_sleep_time = 0.01', 'detail_sleep_time = 0.01', 'max_parallel_details = 4'];
+  for (const [k, v] of Object.entries(defaults)) lines.push(`${k} = ${v}`);
+  const path = join(dir, 'uzmanposta.ini');
+  writeFileSync(path, lines.join('\n') + '\n\n' + streams.map((s) => sectionIni(s, mock)).join('\n'), { mode: 0o600 });
+  return path;
+}
+
+function position(dir: string, section: string): number {
+  return Number(readFileSync(join(dir, 'positions', `${section}.pos`), 'utf8').trim());
+}
+
+function expectExactly(dir: string, s: StreamCase, mock: MockApi, from: number, to: number): void {
+  const written = readStream(join(dir, 'output', s.dir), s.prefix);
+  const truth = mock.expected(s.stream, from, to);
+  expect(truth.length, `${s.section}: the scenario has records`).to.be.greaterThan(0);
+  expect(written.length, `${s.section}: record count`).to.equal(truth.length);
+  expect(written, `${s.section}: records, in order`).to.deep.equal(truth);
+}
+
+describe('collector end to end (CLI child process against the mock API)', function () {
+  this.timeout(120_000);
+  const now = Math.floor(Date.now() / 1000);
+
+  it('collects mail in/out with details, quarantine, hold and authentication with --all --parallel: exactly the ground truth', async () => {
+    const dir = tempDir();
+    const start = now - 3 * 3600;
+    const mock = await mockFor(ALL_STREAMS, start - 3600, now + 3600, { hostileQueueIds: true, detailMissingRatio: 0.1 });
+    const config = writeConfig(dir, ALL_STREAMS, mock, { start_time: start, split_interval: 600 });
+
+    const run = await runCli(['--config', config, '--all', '--parallel', '--max-workers', '3'], { cwd: dir });
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.match(/Total: 5 sections \(5 completed/);
+
+    for (const s of ALL_STREAMS) {
+      const end = position(dir, s.section);
+      expect(end, `${s.section} ends end_delay (60 s) behind now`).to.be.within(now - 60, now - 60 + 120);
+      expectExactly(dir, s, mock, start, end);
+    }
+    // Details replaced the summaries, except where the API has none (404).
+    const incoming = readStream(join(dir, 'output', 'example.com/mail/incominglog'), 'example.com_incominglog_') as Record<string, unknown>[];
+    const withDetail = incoming.filter((r) => Array.isArray(r.logs) && Array.isArray(r.transactions));
+    const summaries = incoming.filter((r) => !('logs' in r));
+    expect(withDetail.length).to.be.greaterThan(incoming.length / 2);
+    expect(summaries.length, '404 details stay summaries').to.be.greaterThan(0);
+    expect(mock.stats().status406, 'the quarantine cap keeps the 406 away').to.equal(0);
+  });
+
+  for (const rangeEnds of ['both', 'start', 'end'] as const) {
+    it(`writes boundary records exactly once when the API includes ${rangeEnds === 'both' ? 'both range ends' : `only the ${rangeEnds}`}`, async () => {
+      const dir = tempDir();
+      const streams = ALL_STREAMS.filter((s) => s.section === 'auth' || s.section === 'in');
+      const start = now - 1200;
+      // Many records per second and 7-second windows: most window edges fall on a second with records.
+      const mock = await startMockApi({
+        seed: 9,
+        from: start - 600,
+        to: now + 600,
+        rangeEnds,
+        streams: streams.map((s) => ({ key: KEY, ...s.stream, perMinute: 150 })),
+      });
+      after(() => mock.close());
+      const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 7 });
+      const run = await runCli(['--config', config, '--all'], { cwd: dir });
+      expect(run.code, run.stderr).to.equal(0);
+      for (const s of streams) expectExactly(dir, s, mock, start, position(dir, s.section));
+    });
+  }
+
+  it('bisects full pages until every record of the window is fetched', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'quar');
+    const start = now - 3600;
+    const mock = await startMockApi({ seed: 3, from: start - 60, to: now + 60, pageSize: 25, streams: [{ key: KEY, ...streams[0]!.stream, perMinute: 120 }] });
+    after(() => mock.close());
+    const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 300, max_records_per_page: 25 });
+    const run = await runCli(['--config', config, '--all'], { cwd: dir });
+    expect(run.code, run.stderr).to.equal(0);
+    const end = position(dir, 'quar');
+    expectExactly(dir, streams[0]!, mock, start, end);
+    // 300-second windows hold ~600 records: without bisection most would be cut at 25.
+    const windows = Math.ceil((end - start) / 300);
+    expect(mock.stats().log.filter((r) => r.kind === 'list').length).to.be.greaterThan(windows * 8);
+  });
+
+  it('resumes from the saved position: a second run continues where the first stopped, nothing twice', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'out' || s.section === 'auth');
+    const start = now - 7200;
+    const mock = await mockFor(streams, start - 600, now + 600);
+    const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 300 });
+    const middle = now - 3600;
+
+    const first = await runCli(['--config', config, '--all', '--start-time', String(start), '--end-time', String(middle)], { cwd: dir });
+    expect(first.code, first.stderr).to.equal(0);
+    for (const s of streams) expect(position(dir, s.section)).to.equal(middle);
+    mock.resetStats();
+
+    const second = await runCli(['--config', config, '--all'], { cwd: dir });
+    expect(second.code, second.stderr).to.equal(0);
+    const firstList = mock.stats().log.find((r) => r.kind === 'list');
+    expect(firstList?.starttime, 'the second run starts at the position (one second wider, see API.md range ends)').to.equal(middle - 1);
+    for (const s of streams) expectExactly(dir, s, mock, start, position(dir, s.section));
+  });
+
+  it('retries 429 and 5xx answers and still writes exactly the ground truth', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'in' || s.section === 'quar');
+    const start = now - 3600;
+    const mock = await mockFor(streams, start - 600, now + 600, { faults: { retryAfter: 0, status5xx: 0.1 } });
+    // A burst of 429s first (as a quota hit looks), 5xx at random throughout.
+    mock.failNext(6, 429);
+    const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 600 });
+    const run = await runCli(['--config', config, '--all', '--parallel'], { cwd: dir });
+    expect(run.code, run.stderr).to.equal(0);
+    const byStatus = mock.stats().byStatus;
+    expect(byStatus['429'], 'the mock did answer 429').to.equal(6);
+    expect(Object.keys(byStatus).some((k) => k.startsWith('5')), 'the mock did answer 5xx').to.equal(true);
+    for (const s of streams) expectExactly(dir, s, mock, start, position(dir, s.section));
+  });
+
+  it('stops a section at once on 401 with a message naming it, exit 1, without retrying', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'auth');
+    const mock = await mockFor(streams, now - 3600, now);
+    const config = writeConfig(dir, streams, mock, { start_time: now - 1800 });
+    writeFileSync(config, readFileSync(config, 'utf8').replace(KEY, 'wrong-key-0000000000000000'));
+    const run = await runCli(['--config', config], { cwd: dir });
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.include('MailLogger:auth');
+    expect(run.stderr).to.match(/api_key/);
+    expect(mock.stats().log.length, 'one request, no retries').to.equal(1);
+  });
+
+  it('rejects an invalid config with exit 2, every problem listed, nothing fetched', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'auth');
+    const mock = await mockFor(streams, now - 3600, now);
+    const path = join(dir, 'bad.ini');
+    writeFileSync(
+      path,
+      ['[MailLogger:a]', `api_key = ${KEY}`, 'category = mail', 'type = hold', 'split_interval = soon', '', '[MailLogger:b]', 'api_key = YOUR_API_KEY_HERE', 'category = weather', `url = ${mock.urls.mail}`, ''].join('\n'),
+    );
+    const run = await runCli(['--config', path, '--all'], { cwd: dir });
+    expect(run.code).to.equal(2);
+    for (const word of ['MailLogger:a', 'MailLogger:b', 'type', 'split_interval', 'api_key', 'category']) expect(run.stderr).to.include(word);
+    expect(mock.stats().log.length).to.equal(0);
+  });
+
+  it('resolves relative paths against the config file directory, whatever the working directory', async () => {
+    const dir = tempDir();
+    const elsewhere = join(dir, 'elsewhere');
+    const confDir = join(dir, 'conf');
+    mkdirSync(elsewhere);
+    mkdirSync(confDir);
+    const streams = ALL_STREAMS.filter((s) => s.section === 'hold');
+    const start = now - 1800;
+    const mock = await mockFor(streams, start - 600, now + 600);
+    writeConfig(confDir, streams, mock, { start_time: start });
+    const run = await runCli(['--config', '../conf/uzmanposta.ini'], { cwd: elsewhere });
+    expect(run.code, run.stderr).to.equal(0);
+    expectExactly(confDir, streams[0]!, mock, start, position(confDir, 'hold'));
+    expect(readStream(join(elsewhere, 'output', streams[0]!.dir), streams[0]!.prefix)).to.deep.equal([]);
+  });
+});
