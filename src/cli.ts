@@ -90,7 +90,8 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     )
     .option('config', { alias: 'c', type: 'string', default: 'uzmanposta.ini', describe: 'INI configuration file' })
     .option('section', { alias: 's', type: 'string', describe: 'run only this section (MailLogger:NAME or NAME)' })
-    .option('all', { type: 'boolean', default: false, describe: 'run every [MailLogger:*] section' })
+    // No default: yargs counts a default as given, so conflicts('section', 'all') would refuse every --section.
+    .option('all', { type: 'boolean', describe: 'run every [MailLogger:*] section' })
     .option('parallel', { type: 'boolean', default: false, describe: 'run sections concurrently, each in a worker thread' })
     .option('max-workers', { type: 'number', default: 5, describe: 'sections at once with --parallel' })
     .option('list', { type: 'boolean', default: false, describe: 'list the sections and their positions, then exit' })
@@ -138,7 +139,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
   return {
     config: parsed.config,
     section: parsed.section,
-    all: parsed.all,
+    all: parsed.all === true,
     parallel: parsed.parallel,
     maxWorkers,
     list: parsed.list,

@@ -99,7 +99,7 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
   try {
     const segments = planSegments(cfg, opts.range, nowSeconds(), log, metrics);
     for (const seg of segments) {
-      await runSegment(seg, { ...opts, client, metrics, nowSeconds });
+      await runSegment(seg, { ...opts, client, metrics, nowSeconds, timeless: [] });
       if (opts.signal.aborted) break;
     }
     if (opts.signal.aborted) {
@@ -210,6 +210,13 @@ interface SegmentContext extends SectionRunOptions {
   client: ApiClient;
   metrics: MetricsRecorder;
   nowSeconds: () => number;
+  /**
+   * Records without an event time seen by the last two list answers. Adjacent
+   * requests overlap by up to two seconds (the start is asked one second
+   * early and the end may be inclusive), and a timeless record cannot be
+   * filtered by time, so the overlap is recognised by content instead.
+   */
+  timeless: Set<string>[];
 }
 
 async function runSegment(seg: Segment, ctx: SegmentContext): Promise<void> {
@@ -281,17 +288,24 @@ async function listWindow(w: Window, ctx: SegmentContext): Promise<ListedWindow>
   }
   // The API answers newest first; reversed, ties keep the service's order.
   const keyed: { t: number; r: unknown }[] = [];
+  const timelessHere = new Set<string>();
   for (let i = raw.length - 1; i >= 0; i--) {
     const r = raw[i];
     const t = eventTime(cfg.category, r);
     if (t === undefined) {
-      // Written with the window it came in, never silently dropped (API.md).
+      // Written with the window it came in, never silently dropped (API.md),
+      // but only once when the overlap of two requests returned it twice.
+      const text = JSON.stringify(r);
+      timelessHere.add(text);
+      if (ctx.timeless.some((seen) => seen.has(text))) continue;
       metrics.counts.recordsWithoutTime++;
       keyed.push({ t: w.start, r });
     } else if (t >= w.start && t < w.end) {
       keyed.push({ t, r });
     }
   }
+  ctx.timeless.push(timelessHere);
+  if (ctx.timeless.length > 2) ctx.timeless.shift();
   keyed.sort((a, b) => a.t - b.t); // Array.prototype.sort is stable
   return { window: w, records: keyed.map((k) => k.r) };
 }

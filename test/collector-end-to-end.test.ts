@@ -126,6 +126,33 @@ describe('collector end to end (CLI child process against the mock API)', functi
     expect(mock.stats().log.filter((r) => r.kind === 'list').length).to.be.greaterThan(windows * 8);
   });
 
+  it('writes records without an event time once each, even where two requests overlap', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'quar');
+    const start = now - 1800;
+    const mock = await startMockApi({
+      seed: 5,
+      from: start - 60,
+      to: now + 60,
+      rangeEnds: 'both',
+      recordsWithoutTimeRatio: 0.2,
+      streams: [{ key: KEY, ...streams[0]!.stream, perMinute: 90 }],
+    });
+    after(() => mock.close());
+    const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 5 });
+    const run = await runCli(['--config', config, '--all'], { cwd: dir });
+    expect(run.code, run.stderr).to.equal(0);
+    const written = readStream(join(dir, 'output', streams[0]!.dir), streams[0]!.prefix) as Record<string, unknown>[];
+    const truth = mock.expected(streams[0]!.stream, start, position(dir, 'quar'));
+    const timed = (r: Record<string, unknown>): boolean => ['time', 'timestamp', 'starttime'].some((k) => k in r);
+    const timeless = truth.filter((r) => !timed(r));
+    expect(timeless.length, 'the scenario has timeless records').to.be.greaterThan(10);
+    // Timed records in exact order; timeless ones each exactly once (their place is the window they came in).
+    expect(written.filter(timed)).to.deep.equal(truth.filter(timed));
+    const key = (r: unknown): string => JSON.stringify(r);
+    expect(written.filter((r) => !timed(r)).map(key).sort()).to.deep.equal(timeless.map(key).sort());
+  });
+
   it('resumes from the saved position: a second run continues where the first stopped, nothing twice', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'out' || s.section === 'auth');
