@@ -153,6 +153,6 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
 function timeArg(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const t = parseTimeValue(value);
-  if (t === undefined) throw new UsageError(`${flag} must be Unix seconds or an ISO 8601 time (2025-01-31T12:00:00Z), got '${value}'`);
-  return t;
+  if ('error' in t) throw new UsageError(`${flag} ${t.error}; got '${value}'`);
+  return t.value;
 }

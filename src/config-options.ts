@@ -7,6 +7,7 @@
 // [DEFAULT] > the built-in default here. `url` is the one exception (API.md):
 // a [DEFAULT] url applies to category `mail` only.
 
+import { parseTimeValue } from './time-value.js';
 import type { Category, FileTime } from './section-config.js';
 import { PLACEHOLDERS, STRFTIME_TOKENS, unsupportedDirectives } from './file-names.js';
 
@@ -108,35 +109,9 @@ const httpUrl: Parser<string> = (raw) => {
   return ok(raw.replace(/\/+$/, ''));
 };
 
-const ISO_WITH_ZONE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
-// Past this a number is almost surely milliseconds (year 2286 in seconds).
-const MAX_UNIX_SECONDS = 9_999_999_999;
-
 const startTime: Parser<number> = (raw) => {
-  const allowed = 'must be Unix seconds (e.g. 1734876000) or ISO 8601 with a zone (e.g. 2024-12-22T14:00:00Z or 2024-12-22T17:00:00+03:00)';
-  if (/^[+-]?\d+$/.test(raw)) {
-    const n = Number(raw);
-    if (n < 0) return fail(`${allowed}; it is negative`);
-    if (n > MAX_UNIX_SECONDS) return fail(`${allowed}; it looks like milliseconds`);
-    return ok(n);
-  }
-  const m = ISO_WITH_ZONE.exec(raw);
-  if (!m) {
-    return fail(/^\d{4}-\d{2}-\d{2}/.test(raw) ? `${allowed}; the zone is missing` : allowed);
-  }
-  let zone = (m[7] ?? 'Z').toUpperCase();
-  if (zone !== 'Z' && !zone.includes(':')) zone = zone.length === 3 ? `${zone}:00` : `${zone.slice(0, 3)}:${zone.slice(3)}`;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '00'].map(Number) as number[] as [
-    number, number, number, number, number, number,
-  ];
-  // Date.parse rolls 2024-02-30 over to March; check the fields first.
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
-    return fail(`${allowed}; it is not a real date and time`);
-  }
-  const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}${zone}`);
-  if (Number.isNaN(ms)) return fail(allowed);
-  return ok(Math.floor(ms / 1000));
+  const t = parseTimeValue(raw);
+  return 'error' in t ? fail(t.error) : ok(t.value);
 };
 
 function path(opts: { emptyMeans?: string }): Parser<string> {

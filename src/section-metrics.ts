@@ -62,10 +62,11 @@ export class MetricsRecorder {
 
   constructor(private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {}
 
-  recordRequest(kind: 'list' | 'detail', status: number | null, durationMs: number, willRetry: boolean): void {
+  /** `failed`: the attempt failed despite its status (a 200 whose body was cut short or not JSON). */
+  recordRequest(kind: 'list' | 'detail', status: number | null, durationMs: number, willRetry: boolean, failed = false): void {
     if (kind === 'list') this.counts.apiListCalls++;
     else this.counts.apiDetailCalls++;
-    const ok = status !== null && status >= 200 && status < 300;
+    const ok = !failed && status !== null && status >= 200 && status < 300;
     // A detail 404 is an answer, not an error (API.md: write the summary).
     if (!ok && !(kind === 'detail' && status === 404)) this.counts.apiErrors++;
     if (status === 429) this.counts.http429++;

@@ -48,7 +48,7 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
   const nowSeconds = opts.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const metrics = new MetricsRecorder(nowSeconds);
   const onRequest = (ev: RequestEvent): void => {
-    metrics.recordRequest(ev.kind, ev.status, ev.durationMs, ev.willRetry);
+    metrics.recordRequest(ev.kind, ev.status, ev.durationMs, ev.willRetry, ev.error !== undefined);
     if (ev.error && !(ev.kind === 'detail' && ev.status === 404)) {
       log.error({
         error: ev.error.message,

@@ -11,7 +11,8 @@
 
 import { expect } from 'chai';
 import { CrashScenario, describeChecks, type CampaignReport, type CrashScenarioOptions } from './support/crash-scenario.js';
-import { tempDir } from './support/harness.js';
+import { readLockHolder } from '../src/section-lock.js';
+import { collect, runCli, tempDir, until } from './support/harness.js';
 
 async function campaign(opts: Omit<CrashScenarioOptions, 'dir'>, kills: number, seed: number): Promise<{ report: CampaignReport; scenario: CrashScenario }> {
   const scenario = await CrashScenario.create({ dir: tempDir('uzp-crash-'), ...opts });
@@ -57,5 +58,50 @@ describe('crash safety: SIGKILL of the real CLI at seeded moments', function () 
       23,
     );
     expectExactAfterKills(report, scenario, kills);
+  });
+});
+
+describe('section locks across real CLI processes', function () {
+  this.timeout(60_000);
+
+  it('a second run skips the sections a live run holds and names its pid; after kill -9 of the holder a third run takes over and ends exactly right', async () => {
+    const scenario = await CrashScenario.create({
+      dir: tempDir('uzp-locks-'),
+      seed: 31,
+      sections: 2,
+      spanSeconds: 1800,
+      latencyMs: 200, // the holder stays busy for as long as the test needs
+      runArgs: ['--all', '--parallel', '--max-workers', '2'],
+    });
+    after(() => scenario.close());
+    const holder = scenario.spawn();
+    const holderRun = collect(holder);
+    const pid = holder.pid;
+    await until(() => (scenario.streams.every((s) => readLockHolder(s.lockFile)?.pid === pid) && scenario.hasData() ? true : undefined), 'the first run to hold every section and commit');
+
+    const second = await runCli(scenario.args, { cwd: scenario.dir });
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).to.match(/Total: 2 sections \(0 completed, 0 failed, 0 stopped, 2 skipped\)/);
+    for (const s of scenario.streams) {
+      expect(second.stderr).to.include(`section MailLogger:${s.section} is locked by process ${String(pid)} `);
+      // A skipped section's heartbeat belongs to the holder.
+      expect(scenario.heartbeat(s), `${s.section} heartbeat`).to.include({ status: 'running', pid });
+    }
+
+    holder.kill('SIGKILL');
+    expect((await holderRun).signal).to.equal('SIGKILL');
+    expect(scenario.lockFiles(), "the dead holder's locks").to.have.length(2);
+
+    scenario.setLatency(1, 1);
+    const third = await runCli(scenario.args, { cwd: scenario.dir });
+    expect(third.code, third.stderr).to.equal(0);
+    expect(third.stdout).to.match(/Total: 2 sections \(2 completed/);
+    for (const s of scenario.streams) {
+      expect(third.stderr).to.match(new RegExp(`removed the stale lock \\S+ of section MailLogger:${s.section.replace(/\./g, '\\.')}: process ${String(pid)} .*no longer runs; taking it over`));
+    }
+    const checks = scenario.check();
+    expect(checks.filter((c) => c.problem), describeChecks(checks)).to.deep.equal([]);
+    for (const c of checks) expect(c.written, `${c.section} has records`).to.be.greaterThan(0);
+    expect(scenario.lockFiles(), 'locks after the third run').to.deep.equal([]);
   });
 });

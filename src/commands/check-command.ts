@@ -61,7 +61,10 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
     if (fs.existsSync(pendingFileFor(s.positionFile))) {
       out(`  pending     ${pendingFileFor(s.positionFile)}: a window did not finish; the next run completes or rolls it back`);
     }
+    const seen = new Set<string>();
     for (const [what, dir] of writableDirs(s)) {
+      if (seen.has(dir)) continue;
+      seen.add(dir);
       const why = notWritable(dir);
       if (why) problem(`the ${what} directory ${dir} cannot be created or written: ${why}`);
     }
@@ -128,8 +131,8 @@ function notWritable(dir: string): string | undefined {
       st = fs.statSync(cur);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR') return `part of the path is a file, not a directory`;
-      if (code !== 'ENOENT') return `${cur}: ${code ?? String(err)}`;
+      // ENOTDIR: a file sits somewhere above; walking up finds and names it.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return `${cur}: ${code ?? String(err)}`;
     }
     if (st) {
       if (!st.isDirectory()) return `${cur} is a file, not a directory`;

@@ -1,0 +1,115 @@
+// `uzmanposta --list`: one row per section with category, type, domain and
+// where it stands, through main() as bin/ calls it.
+
+import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../src/cli.js';
+import { tempDir } from './support/harness.js';
+
+const KEY = 'list-test-key-0123456789abcdef';
+const NOW = Math.floor(Date.now() / 1000);
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString('utf8');
+    done();
+  }
+}
+
+async function list(configPath: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await main(['--config', configPath, '--list'], { stdout, stderr, env: {} });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** The table's cells per section name. */
+function rows(stdout: string): Map<string, string[]> {
+  const lines = stdout.split('\n');
+  const header = lines.findIndex((l) => l.startsWith('section '));
+  expect(header, stdout).to.be.greaterThan(-1);
+  expect(lines[header]).to.match(/^section\s+category\s+type\s+domain\s+position$/);
+  const out = new Map<string, string[]>();
+  for (const line of lines.slice(header + 2)) {
+    if (!line.startsWith('MailLogger')) break;
+    const cells = line.split(/\s{2,}/);
+    out.set(cells[0] ?? '', cells.slice(1));
+  }
+  return out;
+}
+
+const CONFIG = `[DEFAULT]
+api_key = ${KEY}
+start_time = ${NOW - 7200}
+
+[MailLogger:in]
+domain = example.com
+type = incominglog
+
+[MailLogger:hold]
+domain = example.com
+category = quarantine
+type = hold
+
+[MailLogger:auth]
+category = authentication
+
+[Notes]
+owner = secops
+`;
+
+describe('--list', () => {
+  function setup(): { dir: string; path: string } {
+    const dir = tempDir('uzp-list-');
+    const path = join(dir, 'uzmanposta.ini');
+    writeFileSync(path, CONFIG, { mode: 0o600 });
+    return { dir, path };
+  }
+
+  it('shows section, category, type, domain and position of every section', async () => {
+    const { dir, path } = setup();
+    mkdirSync(join(dir, 'positions'));
+    writeFileSync(join(dir, 'positions', 'in.pos'), `${NOW - 120}\n`);
+
+    const r = await list(path);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.include(`Sections in ${path}:`);
+    const table = rows(r.stdout);
+    expect([...table.keys()]).to.deep.equal(['MailLogger:in', 'MailLogger:hold', 'MailLogger:auth']);
+    const [inCategory, inType, inDomain, inPosition] = table.get('MailLogger:in') ?? [];
+    expect([inCategory, inType, inDomain]).to.deep.equal(['mail', 'incominglog', 'example.com']);
+    expect(inPosition).to.match(new RegExp(`^${NOW - 120} \\(${new Date((NOW - 120) * 1000).toISOString()}, 1[23]\\d s behind\\)$`));
+    expect(table.get('MailLogger:hold')?.slice(0, 3)).to.deep.equal(['quarantine', 'hold', 'example.com']);
+    // No position file yet: where the first run will start.
+    expect(table.get('MailLogger:hold')?.[3]).to.equal(`none: starts at ${NOW - 7200} (${new Date((NOW - 7200) * 1000).toISOString()})`);
+    // Authentication sends no type and names its files 'auth'; no domain shows as '-'.
+    expect(table.get('MailLogger:auth')?.slice(0, 3)).to.deep.equal(['authentication', 'auth', '-']);
+    expect(r.stdout).to.include('Not collected (not [MailLogger:*]): Notes');
+    expect(r.stdout).to.not.include(KEY);
+  });
+
+  it('exits 1 and names the file when a position cannot be read', async () => {
+    const { dir, path } = setup();
+    mkdirSync(join(dir, 'positions'));
+    writeFileSync(join(dir, 'positions', 'auth.pos'), '17348760OO\n');
+
+    const r = await list(path);
+    expect(r.code).to.equal(1);
+    expect(rows(r.stdout).get('MailLogger:auth')?.[3]).to.equal('UNREADABLE (see stderr)');
+    expect(r.stderr).to.include(`position file ${join(dir, 'positions', 'auth.pos')} of section MailLogger:auth is corrupt`);
+    // The other sections are still listed.
+    expect(rows(r.stdout).get('MailLogger:in')?.[3]).to.match(/^none: starts at/);
+  });
+
+  it('exits 2 on an invalid config, listing nothing', async () => {
+    const { path } = setup();
+    writeFileSync(path, CONFIG.replace('type = hold', 'type = held'));
+    const r = await list(path);
+    expect(r.code).to.equal(2);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.match(/\[MailLogger:hold\] type = "held": must be one of quarantine, hold/);
+  });
+});
