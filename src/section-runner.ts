@@ -8,7 +8,7 @@ import { ApiClient, type RateGate, type RequestEvent } from './api-client.js';
 import { AbortedError, ApiAuthError, UzpError, WindowGivenUpError, serializeError } from './errors.js';
 import { eventTime } from './event-time.js';
 import { dataFileName } from './file-names.js';
-import { readPosition } from './position-store.js';
+import { readPosition, writePosition } from './position-store.js';
 import type { SectionConfig } from './section-config.js';
 import type { SectionLog } from './section-log.js';
 import { MetricsRecorder } from './section-metrics.js';
@@ -35,7 +35,12 @@ interface Segment {
   to: number;
   positionFile: string;
   label: string;
+  /** Runs before the segment's first window. */
+  before?: () => void;
 }
+
+/** A backfill file holding this has merged into the cron stream (see planSegments). */
+const BACKFILL_MERGED = 9_999_999_999;
 
 /** A window's records after listing, in event-time order, with details still to come. */
 interface ListedWindow {
@@ -48,6 +53,9 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
   const nowSeconds = opts.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const metrics = new MetricsRecorder(nowSeconds);
   const onRequest = (ev: RequestEvent): void => {
+    // A request cut off by a graceful stop is neither an API call that
+    // failed nor an error to alert on.
+    if (ev.error?.code === 'UZP_ABORTED') return;
     metrics.recordRequest(ev.kind, ev.status, ev.durationMs, ev.willRetry, ev.error !== undefined);
     if (ev.error && !(ev.kind === 'detail' && ev.status === 404)) {
       log.error({
@@ -99,6 +107,7 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
   try {
     const segments = planSegments(cfg, opts.range, nowSeconds(), log, metrics);
     for (const seg of segments) {
+      seg.before?.();
       await runSegment(seg, { ...opts, client, metrics, nowSeconds, timeless: [] });
       if (opts.signal.aborted) break;
     }
@@ -146,22 +155,33 @@ function planSegments(cfg: SectionConfig, range: RunRange, now: number, log: Sec
 
   if (range.from === undefined) {
     segments.push({ from: cronPos ?? cfg.startTime, to, positionFile: cfg.positionFile, label: 'cron' });
-  } else if (cronPos === undefined || cronPos === range.from) {
-    segments.push({ from: range.from, to, positionFile: cfg.positionFile, label: 'cron' });
   } else {
+    // A backfill keeps its progress in a file of its own, so that running the
+    // same command again resumes it. Once it reaches the cron position it
+    // merges into the cron stream: the rest of the range moves the cron
+    // position, and the backfill file records the merge, so a rerun neither
+    // fetches again what the cron stream holds nor moves it backwards.
     const backfillFile = `${cfg.positionFile}.backfill-${range.from}-${range.to ?? 'now'}`;
-    const recoveredBackfill = recoverPendingCommit(backfillFile, cfg.section);
-    noteRecovery(recoveredBackfill, backfillFile, log);
+    noteRecovery(recoverPendingCommit(backfillFile, cfg.section), backfillFile, log);
     const backfillPos = readPosition(backfillFile, cfg.section) ?? range.from;
-    if (cronPos < range.from) {
-      log.warn(
-        `backfill from ${range.from} starts after the cron position ${cronPos}: ` +
-          `the next cron run will fetch [${range.from}, ${to}) again, which duplicates it`,
-      );
-      segments.push({ from: backfillPos, to, positionFile: backfillFile, label: 'backfill' });
+    const merge = (): void => writePosition(backfillFile, BACKFILL_MERGED, cfg.section);
+    if (cronPos === undefined) {
+      segments.push({ from: range.from, to, positionFile: cfg.positionFile, label: 'backfill (starts the cron stream)', before: merge });
     } else {
-      segments.push({ from: backfillPos, to: Math.min(to, cronPos), positionFile: backfillFile, label: 'backfill' });
-      if (cronPos < to) segments.push({ from: cronPos, to, positionFile: cfg.positionFile, label: 'cron' });
+      if (backfillPos < Math.min(to, cronPos)) {
+        segments.push({ from: backfillPos, to: Math.min(to, cronPos), positionFile: backfillFile, label: 'backfill' });
+      }
+      if (cronPos < to) {
+        if (cronPos < range.from) {
+          log.info(
+            `the cron position ${cronPos} is before the backfill start ${range.from}: continuing the cron stream ` +
+              `from ${cronPos} instead, as fetching [${range.from}, ${to}) alone would have the next cron run fetch it again`,
+          );
+        }
+        segments.push({ from: cronPos, to, positionFile: cfg.positionFile, label: 'backfill (continues the cron stream)', before: merge });
+      } else if (backfillPos >= Math.min(to, cronPos)) {
+        log.info(`backfill ${range.from}–${to} is already complete (${backfillFile})`);
+      }
     }
   }
 

@@ -2,10 +2,10 @@
 // mock API, checked record by record against the mock's ground truth.
 
 import { expect } from 'chai';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMockApi, type MockApi, type MockApiOptions, type StreamSelector } from '../src/mock-api/index.js';
-import { readStream, runCli, tempDir } from './support/harness.js';
+import { collect, readStream, runCli, spawnCli, tempDir, until } from './support/harness.js';
 
 const KEY = 'e2e-key-5f0c1d2e3a4b5c6d7e8f';
 
@@ -171,6 +171,36 @@ describe('collector end to end (CLI child process against the mock API)', functi
     const firstList = mock.stats().log.find((r) => r.kind === 'list');
     expect(firstList?.starttime, 'the second run starts at the position (one second wider, see API.md range ends)').to.equal(middle - 1);
     for (const s of streams) expectExactly(dir, s, mock, start, position(dir, s.section));
+  });
+
+  it('resumes an interrupted backfill with the same command, and a finished one fetches nothing', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'auth');
+    const start = now - 4 * 3600;
+    const end = now - 3600;
+    const mock = await mockFor(streams, start - 600, now, { faults: { latencyMs: 5 } });
+    const config = writeConfig(dir, streams, mock, { split_interval: 60 });
+    const args = ['--config', config, '--start-time', String(start), '--end-time', String(end)];
+
+    const first = spawnCli(args, { cwd: dir });
+    const exited = collect(first);
+    const posFile = join(dir, 'positions', 'auth.pos');
+    await until(() => (existsSync(posFile) && Number(readFileSync(posFile, 'utf8')) > start + 600 ? true : undefined), 'a few committed windows');
+    first.kill('SIGKILL');
+    await exited;
+    const interruptedAt = position(dir, 'auth');
+    expect(interruptedAt).to.be.below(end);
+
+    const second = await runCli(args, { cwd: dir });
+    expect(second.code, second.stderr).to.equal(0);
+    expect(position(dir, 'auth'), 'the backfill started the cron stream and moved it to its end').to.equal(end);
+    expectExactly(dir, streams[0]!, mock, start, end);
+
+    mock.resetStats();
+    const third = await runCli(args, { cwd: dir });
+    expect(third.code, third.stderr).to.equal(0);
+    expect(mock.stats().requests, 'a finished backfill fetches nothing again').to.equal(0);
+    expectExactly(dir, streams[0]!, mock, start, end);
   });
 
   it('retries 429 and 5xx answers and still writes exactly the ground truth', async () => {

@@ -49,26 +49,23 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  let results: SectionResult[];
   try {
-    results = await coordinator.run();
+    const results = await coordinator.run().finally(() => progress?.clear());
+    const seconds = (Date.now() - started) / 1000;
+    io.stdout.write(redact(formatSummary(results, seconds), keys));
+    writeMetricsFiles(sections, coordinator.sectionStates, (msg) => say(`warning: ${msg}`));
+    await logSummaries(results, sections);
+    printWhereFilesAre(sections, io);
+    if (signalled) return signalled === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    return results.some((r) => r.status === 'failed') ? EXIT.failed : EXIT.ok;
   } finally {
-    progress?.clear();
+    // Kept until the summary is out: a signal meanwhile still ends with 130/143.
     if (io.handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
   }
-  const seconds = (Date.now() - started) / 1000;
-  io.stdout.write(redact(formatSummary(results, seconds), keys));
-  writeMetricsFiles(sections, coordinator.sectionStates, (msg) => say(`warning: ${msg}`));
-  await logSummaries(results, sections);
-  printWhereFilesAre(sections, io);
-
-  if (signalled) return signalled === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
-  return results.some((r) => r.status === 'failed') ? EXIT.failed : EXIT.ok;
 }
-
 async function logSummaries(results: SectionResult[], sections: import('../section-config.js').SectionConfig[]): Promise<void> {
   for (const r of results) {
     const cfg = sections.find((s) => s.section === r.section);
