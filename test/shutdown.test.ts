@@ -11,7 +11,16 @@ import { collect, tempDir, until, type CliRun } from './support/harness.js';
 
 async function busyScenario(opts: Partial<CrashScenarioOptions> & Pick<CrashScenarioOptions, 'runArgs'>): Promise<CrashScenario> {
   // Slow answers: the run is far from done when the signal comes.
-  const scenario = await CrashScenario.create({ dir: tempDir('uzp-shutdown-'), seed: 5, sections: 3, spanSeconds: 3600, splitInterval: 90, latencyMs: 40, ...opts });
+  const scenario = await CrashScenario.create({
+    dir: tempDir('uzp-shutdown-'),
+    seed: 5,
+    sections: 3,
+    spanSeconds: 2400,
+    splitInterval: 90,
+    mailPerMinute: 10,
+    latencyMs: 100,
+    ...opts,
+  });
   after(() => scenario.close());
   return scenario;
 }
@@ -41,6 +50,7 @@ function expectCleanPrefix(scenario: CrashScenario): void {
   const unfinished = /position .* is before the end of the data|no position file/;
   for (const c of scenario.check()) {
     if (c.problem) expect(c.problem, `${c.section}: only unfinished, never wrong`).to.match(unfinished);
+    if (c.position === undefined) expect(c.written, `${c.section}: records without a position`).to.equal(0);
     expect(c.position ?? scenario.start, `${c.section} stopped before the end`).to.be.below(scenario.end);
   }
 }

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import type { Heartbeat } from '../../src/heartbeat.js';
 import { startMockApi, type FaultRequestInfo, type MockApi, type StreamSelector } from '../../src/mock-api/index.js';
 import { collect, readStream, spawnCli, type CliRun } from './harness.js';
 
@@ -203,9 +204,9 @@ export class CrashScenario {
     this.latencyMs = latencyMs;
   }
 
-  heartbeat(s: CrashStream): { status: string; pid: number } | undefined {
+  heartbeat(s: CrashStream): Heartbeat | undefined {
     try {
-      return JSON.parse(readFileSync(s.heartbeatFile, 'utf8')) as { status: string; pid: number };
+      return JSON.parse(readFileSync(s.heartbeatFile, 'utf8')) as Heartbeat;
     } catch {
       return undefined;
     }
