@@ -14,6 +14,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { WriteError } from './errors.js';
 import { hasDateTokens, strftime, strftimeParse, strftimeToRegExp } from './strftime.js';
 
 export interface RetentionResult {
@@ -62,10 +63,18 @@ export function applyRetention(
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (err) {
     // A section that never ran has no directory yet: nothing to clean.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
       return { deleted: [], kept: [], note: `retention skipped: ${dir} does not exist yet` };
     }
-    throw err;
+    // Otherwise the section's output directory is unusable (e.g. ENOTDIR: part of
+    // its path is a file); say which, rather than surface a bare errno as a crash.
+    const why = code === 'ENOTDIR' ? 'part of that path is a file, not a directory' : (err as Error).message;
+    throw new WriteError(
+      `output directory ${dir} cannot be used (${code ?? 'error'}: ${why}); check log_directory and the permissions along its path`,
+      { path: dir, errno: code },
+      { cause: err },
+    );
   }
 
   const current = strftime(fileNameFormat, options.now ?? new Date());

@@ -7,6 +7,7 @@ import { formatSummary, sectionLine } from '../run-summary.js';
 import { createSectionLog } from '../section-log.js';
 import { loadFromCli, selectSections } from '../section-selection.js';
 import type { SectionResult } from '../worker-protocol.js';
+import type { SectionConfig } from '../section-config.js';
 import { redact } from '../mask.js';
 import { ProgressDisplay } from '../progress-display.js';
 import { writeMetricsFiles } from '../prometheus.js';
@@ -54,7 +55,7 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
     const seconds = (Date.now() - started) / 1000;
     io.stdout.write(redact(formatSummary(results, seconds), keys));
     writeMetricsFiles(sections, coordinator.sectionStates, (msg) => say(`warning: ${msg}`));
-    await logSummaries(results, sections);
+    await logSummaries(results, sections, say);
     printWhereFilesAre(sections, io);
     if (signalled) return signalled === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
     return results.some((r) => r.status === 'failed') ? EXIT.failed : EXIT.ok;
@@ -66,29 +67,32 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
     }
   }
 }
-async function logSummaries(results: SectionResult[], sections: import('../section-config.js').SectionConfig[]): Promise<void> {
+async function logSummaries(results: SectionResult[], sections: SectionConfig[], warn: (text: string) => void): Promise<void> {
   for (const r of results) {
     const cfg = sections.find((s) => s.section === r.section);
     if (!cfg || r.status === 'skipped') continue;
-    const log = createSectionLog({
-      section: cfg.section,
-      apiKey: cfg.apiKey,
-      domain: cfg.domain,
-      type: cfg.type,
-      outputDirectory: cfg.outputDirectory,
-      messageLogFileName: cfg.messageLogFileName,
-      errorLogFileName: cfg.errorLogFileName,
-      verbose: cfg.verbose,
-    });
     try {
+      const log = createSectionLog({
+        section: cfg.section,
+        apiKey: cfg.apiKey,
+        domain: cfg.domain,
+        type: cfg.type,
+        outputDirectory: cfg.outputDirectory,
+        messageLogFileName: cfg.messageLogFileName,
+        errorLogFileName: cfg.errorLogFileName,
+        verbose: cfg.verbose,
+      });
       log.info(`summary: ${sectionLine(r)}`);
-    } finally {
       await log.close();
+    } catch (err) {
+      // A section that failed because its directory is unusable has said so
+      // already; for any other the missing summary line is worth a warning.
+      if (r.status !== 'failed') warn(`warning: [${cfg.section}] could not write the summary to its message log: ${(err as Error).message}`);
     }
   }
 }
 
-function printWhereFilesAre(sections: import('../section-config.js').SectionConfig[], io: CliIo): void {
+function printWhereFilesAre(sections: SectionConfig[], io: CliIo): void {
   const dirs = [...new Set(sections.map((s) => s.outputDirectory))];
   io.stdout.write(`Output: ${dirs.length === 1 ? dirs[0] : `${dirs.length} directories under ${commonRoot(dirs)}`}\n`);
 }

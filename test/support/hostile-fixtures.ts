@@ -42,7 +42,8 @@ export interface SectionSpec {
 
 /** Writes `uzmanposta.ini` (mode 600, so no permission warning) into `dir`; returns its path. */
 export function writeConfig(dir: string, sections: SectionSpec[], defaults: Record<string, string> = {}): string {
-  const lines = ['[DEFAULT]', 'log_directory = ./out', ...Object.entries({ ...FAST_RETRIES, ...defaults }).map(([k, v]) => `${k} = ${v}`), ''];
+  const merged = { log_directory: './out', ...FAST_RETRIES, ...defaults };
+  const lines = ['[DEFAULT]', ...Object.entries(merged).map(([k, v]) => `${k} = ${v}`), ''];
   for (const s of sections) {
     lines.push(`[MailLogger:${s.name}]`);
     const opts: Record<string, string> = {
