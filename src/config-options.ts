@@ -295,7 +295,7 @@ export const OPTIONS = {
   }),
   list_retries: option({
     default: '10',
-    description: 'Attempts at a list request before the window is given up.',
+    description: 'Retries of a list request after a transient failure (5xx, reset, timeout, DNS) before the window is given up; 0 = one attempt.',
     parse: integer(0, 1000),
   }),
   list_sleep_time: option({
@@ -305,7 +305,7 @@ export const OPTIONS = {
   }),
   detail_retries: option({
     default: '10',
-    description: 'Attempts at a detail request before the summary record is written instead.',
+    description: 'Retries of a detail request after a transient failure before the summary record is written instead; 0 = one attempt.',
     parse: integer(0, 1000),
   }),
   detail_sleep_time: option({

@@ -15,7 +15,6 @@ import { tempDir } from './support/harness.js';
 const KEY = 'check-test-key-0123456789abcdef';
 const OTHER_KEY = 'other-test-key-fedcba9876543210';
 const DOMAIN = 'example.com';
-const NOW = Math.floor(Date.now() / 1000);
 
 class Capture extends Writable {
   text = '';
@@ -43,8 +42,11 @@ function block(stdout: string, section: string): string {
 describe('--check', function () {
   this.timeout(20_000);
   let mock: MockApi;
+  // Set when this suite starts, not at import: the whole suite may run long before it.
+  let NOW = 0;
 
   before(async () => {
+    NOW = Math.floor(Date.now() / 1000);
     mock = await startMockApi({
       seed: 2,
       from: NOW - 3600,

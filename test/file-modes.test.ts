@@ -12,7 +12,6 @@ import { BIN, collect, tempDir, type CliRun } from './support/harness.js';
 
 const KEY = 'modes-test-key-0123456789abcdef';
 const DOMAIN = 'example.com';
-const NOW = Math.floor(Date.now() / 1000);
 
 function runWithUmask(umask: string, args: string[], cwd: string): Promise<CliRun> {
   // The umask is per process and cannot be set from a worker thread; a shell sets it and execs node.
@@ -46,8 +45,11 @@ const octal = (m: number): string => `0${m.toString(8)}`;
 describe('file modes (umask respected)', function () {
   this.timeout(30_000);
   let mock: MockApi;
+  // Set when this suite starts, not at import: the whole suite may run long before it.
+  let NOW = 0;
 
   before(async () => {
+    NOW = Math.floor(Date.now() / 1000);
     mock = await startMockApi({
       seed: 11,
       from: NOW - 3600,

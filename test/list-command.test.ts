@@ -9,7 +9,6 @@ import { main } from '../src/cli.js';
 import { tempDir } from './support/harness.js';
 
 const KEY = 'list-test-key-0123456789abcdef';
-const NOW = Math.floor(Date.now() / 1000);
 
 class Capture extends Writable {
   text = '';
@@ -41,9 +40,10 @@ function rows(stdout: string): Map<string, string[]> {
   return out;
 }
 
-const CONFIG = `[DEFAULT]
+// Built per test: the 'behind' figures are measured from the test's own clock.
+const config = (now: number): string => `[DEFAULT]
 api_key = ${KEY}
-start_time = ${NOW - 7200}
+start_time = ${now - 7200}
 
 [MailLogger:in]
 domain = example.com
@@ -62,15 +62,16 @@ owner = secops
 `;
 
 describe('--list', () => {
-  function setup(): { dir: string; path: string } {
+  function setup(): { dir: string; path: string; now: number } {
     const dir = tempDir('uzp-list-');
     const path = join(dir, 'uzmanposta.ini');
-    writeFileSync(path, CONFIG, { mode: 0o600 });
-    return { dir, path };
+    const now = Math.floor(Date.now() / 1000);
+    writeFileSync(path, config(now), { mode: 0o600 });
+    return { dir, path, now };
   }
 
   it('shows section, category, type, domain and position of every section', async () => {
-    const { dir, path } = setup();
+    const { dir, path, now: NOW } = setup();
     mkdirSync(join(dir, 'positions'));
     writeFileSync(join(dir, 'positions', 'in.pos'), `${NOW - 120}\n`);
 
@@ -105,8 +106,8 @@ describe('--list', () => {
   });
 
   it('exits 2 on an invalid config, listing nothing', async () => {
-    const { path } = setup();
-    writeFileSync(path, CONFIG.replace('type = hold', 'type = held'));
+    const { path, now } = setup();
+    writeFileSync(path, config(now).replace('type = hold', 'type = held'));
     const r = await list(path);
     expect(r.code).to.equal(2);
     expect(r.stdout).to.equal('');

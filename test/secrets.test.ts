@@ -17,7 +17,6 @@ import { readStream, runCli, tempDir, type CliRun } from './support/harness.js';
 const KEY = 'uzp.Live+9f8e7d6c/5b4a3928=1706f5e4d3c2b1a0QmX';
 const WRONG_KEY = 'uzp.Live+00a1b2c3/d4e5f607=18293a4b5c6d7e8fZzY';
 const DOMAIN = 'example.com';
-const NOW = Math.floor(Date.now() / 1000);
 
 /** Every form in which a leaked key could show: in full, URL-encoded, and its middle (what the mask hides). */
 function needles(key: string): string[] {
@@ -107,7 +106,11 @@ ${extra}
     scenarios.set(name, { name, dir, run });
   }
 
+  // Set when this suite starts, not at import: the whole suite may run long before it.
+  let NOW = 0;
+
   before(async () => {
+    NOW = Math.floor(Date.now() / 1000);
     root = tempDir('uzp-secrets-');
     mkdirSync(join(root, 'streams'));
     const streams = [
