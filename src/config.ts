@@ -344,6 +344,12 @@ function resolveSection(s: IniSection, ctx: SectionContext): SectionConfig | und
       error(from, source, shown, `${origin} holds whitespace or control characters inside the key; an API key is one word`);
       return undefined;
     }
+    // It travels in an HTTP header, which carries visible ASCII only: a key
+    // with other characters would fail every request of the run instead.
+    if (/[^\x21-\x7e]/.test(key)) {
+      error(from, source, shown, `${origin} holds characters outside visible ASCII (often a stray quote or letter from copying); an API key is ASCII only`);
+      return undefined;
+    }
     return key;
   }
 

@@ -293,6 +293,10 @@ describe('config', () => {
       expect(errors('[MailLogger:s]\napi_key = abc def\n')[0]!.message).to.match(/whitespace/);
     });
 
+    it('rejects a key with characters an HTTP header cannot carry', () => {
+      expect(errors('[MailLogger:s]\napi_key = abcdef0123456789ü\n')[0]!.message).to.match(/visible ASCII/);
+    });
+
     it('rejects two sources in one section', () => {
       const e = errors(`[MailLogger:s]\napi_key = ${KEY}\napi_key_env = UZP_KEY\n`, { env: { UZP_KEY: KEY } });
       expect(e[0]!.message).to.match(/set exactly one of api_key, api_key_env, api_key_file; \[MailLogger:s\] sets api_key and api_key_env/);
