@@ -51,7 +51,10 @@ export class Coordinator {
     for (const s of opts.sections) {
       const existing = this.budgets.get(s.apiKey);
       const ceilings = opts.sections.filter((o) => o.apiKey === s.apiKey && o.rateLimit > 0).map((o) => o.rateLimit);
-      if (!existing) this.budgets.set(s.apiKey, new RateBudget({ ceiling: ceilings.length ? Math.min(...ceilings) : 0 }));
+      if (!existing) {
+        const ceiling = ceilings.length ? Math.min(...ceilings) : 0;
+        this.budgets.set(s.apiKey, new RateBudget({ ceiling, onFreeChange: (free) => this.postRateMode(s.apiKey, free) }));
+      }
     }
   }
 
@@ -117,6 +120,7 @@ export class Coordinator {
       this.writeHeartbeat(state);
       const { port1, port2 } = new MessageChannel();
       this.ports.set(cfg.section, port1);
+      port1.postMessage({ type: 'rate-mode', free: this.budgets.get(cfg.apiKey)?.free ?? true } satisfies MainMessage);
       port1.on('message', (msg: WorkerMessage) => this.onMessage(state, port1, msg));
       const task: SectionTask = {
         config: cfg,
@@ -176,16 +180,29 @@ export class Coordinator {
       case 'rate-observe':
         this.budgets.get(state.config.apiKey)?.observe(msg.outcome);
         break;
+      case 'rate-admitted':
+        this.budgets.get(state.config.apiKey)?.admitted(msg.count);
+        break;
       case 'done':
         state.metrics = msg.result.metrics;
         break;
       case 'error':
+        // Raised outside the section runner (e.g. its logs cannot be opened):
+        // nothing else has told the person yet.
         state.error = deserializeError(msg.error);
+        this.opts.notify(msg.section, 'error', `${state.error.code}: ${state.error.message}`);
         break;
       default: {
         const never: never = msg;
         throw new Error(`main thread got an unknown worker message: ${JSON.stringify(never)}`);
       }
+    }
+  }
+
+  /** Tells the running sections on this key whether they may skip the grant round trip. */
+  private postRateMode(apiKey: string, free: boolean): void {
+    for (const [section, port] of this.ports) {
+      if (this.states.get(section)?.config.apiKey === apiKey) port.postMessage({ type: 'rate-mode', free } satisfies MainMessage);
     }
   }
 

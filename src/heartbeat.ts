@@ -25,24 +25,28 @@ export interface Heartbeat {
   error?: { code: string; message: string };
 }
 
-export function buildHeartbeat(cfg: SectionConfig, status: HeartbeatStatus, metrics: SectionMetrics, error?: UzpError): Heartbeat {
+export function buildHeartbeat(cfg: SectionConfig, status: HeartbeatStatus, metrics: SectionMetrics, error?: UzpError, now: Date = new Date()): Heartbeat {
+  // The worker posts its figures about once a second; how far behind the
+  // position is depends on when the heartbeat is read, so it is taken now.
+  const lagSeconds = metrics.position === null ? null : Math.max(0, Math.floor(now.getTime() / 1000) - metrics.position);
   return {
     section: cfg.section,
     status,
-    last_heartbeat: new Date().toISOString(),
+    last_heartbeat: now.toISOString(),
     pid: process.pid,
     domain: cfg.domain,
     category: cfg.category,
     type: cfg.type,
     api_key: maskKey(cfg.apiKey),
-    metrics,
+    metrics: { ...metrics, lagSeconds },
     ...(error ? { error: { code: error.code, message: error.message } } : {}),
   };
 }
 
-export function writeHeartbeat(cfg: SectionConfig, status: HeartbeatStatus, metrics: SectionMetrics, error?: UzpError): void {
+/** Replaces the heartbeat file in one rename: a reader never sees half a document. */
+export function writeHeartbeat(cfg: SectionConfig, status: HeartbeatStatus, metrics: SectionMetrics, error?: UzpError, now?: Date): void {
   mkdirSync(dirname(cfg.heartbeatFile), { recursive: true, mode: 0o750 });
-  writeFileAtomic.sync(cfg.heartbeatFile, JSON.stringify(buildHeartbeat(cfg, status, metrics, error), null, 2) + '\n', {
+  writeFileAtomic.sync(cfg.heartbeatFile, JSON.stringify(buildHeartbeat(cfg, status, metrics, error, now), null, 2) + '\n', {
     // write-file-atomic chmods to `mode` verbatim, bypassing the umask; apply it here.
     mode: 0o640 & ~process.umask(),
     fsync: false, // a heartbeat is advisory; losing the last one to a power cut is harmless

@@ -11,11 +11,15 @@ import type { SectionConfig } from './section-config.js';
 interface Family {
   name: string;
   help: string;
-  value: (s: SectionState) => number | null;
+  value: (s: SectionState, nowSeconds: number) => number | null;
 }
+
+const STATUSES: SectionState['status'][] = ['queued', 'running', 'completed', 'error', 'stopped', 'skipped'];
 
 const FAMILIES: Family[] = [
   { name: 'uzmanposta_records_written', help: 'Records written by the last run', value: (s) => s.metrics.recordsWritten },
+  { name: 'uzmanposta_records_per_second', help: 'Records written per second by the last run', value: (s) => s.metrics.recordsPerSecond },
+  { name: 'uzmanposta_windows_committed', help: 'Time windows committed by the last run', value: (s) => s.metrics.windowsCommitted },
   { name: 'uzmanposta_api_calls', help: 'API requests made by the last run', value: (s) => s.metrics.apiCalls },
   { name: 'uzmanposta_api_errors', help: 'API requests that failed in the last run', value: (s) => s.metrics.apiErrors },
   { name: 'uzmanposta_api_rate_limited', help: 'API answers 429 in the last run', value: (s) => s.metrics.http429 },
@@ -24,28 +28,34 @@ const FAMILIES: Family[] = [
   { name: 'uzmanposta_api_time_p95_ms', help: '95th percentile API response time, ms', value: (s) => s.metrics.apiTimeP95Ms },
   { name: 'uzmanposta_api_time_max_ms', help: 'Slowest API response, ms', value: (s) => s.metrics.apiTimeMaxMs },
   { name: 'uzmanposta_details_failed', help: 'Mail records written as summaries after detail failures', value: (s) => s.metrics.detailsFailed },
+  { name: 'uzmanposta_details_missing', help: 'Mail records the API has no detail for (404), written as summaries', value: (s) => s.metrics.detailsMissing },
   { name: 'uzmanposta_truncated_windows', help: 'Overfull one-second windows (records missing)', value: (s) => s.metrics.truncatedWindows },
   { name: 'uzmanposta_records_without_time', help: 'Records without a usable event time', value: (s) => s.metrics.recordsWithoutTime },
   { name: 'uzmanposta_gap_seconds', help: 'Seconds of data given up (gaps logged)', value: (s) => s.metrics.gapSeconds },
   { name: 'uzmanposta_position_seconds', help: 'Unix time up to which the section is written', value: (s) => s.metrics.position },
-  { name: 'uzmanposta_lag_seconds', help: 'How far the position is behind now, seconds', value: (s) => s.metrics.lagSeconds },
+  // Taken when the file is written, not when the worker last posted its figures.
+  { name: 'uzmanposta_lag_seconds', help: 'How far the position is behind now, seconds', value: (s, now) => (s.metrics.position === null ? null : Math.max(0, Math.floor(now) - s.metrics.position)) },
+  { name: 'uzmanposta_run_seconds', help: 'How long the section ran in the last run, seconds', value: (s) => s.metrics.elapsedSeconds },
   { name: 'uzmanposta_section_failed', help: '1 when the last run of the section failed', value: (s) => (s.status === 'error' ? 1 : 0) },
 ];
 
+// Every figure is a gauge: the file describes the last run, and a counter
+// would be read as monotonic across runs, which these are not.
 export function renderPrometheus(states: SectionState[], nowSeconds = Date.now() / 1000): string {
   const lines: string[] = [];
   for (const f of FAMILIES) {
-    lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} gauge`);
+    lines.push(`# HELP ${f.name} ${help(f.help)}`, `# TYPE ${f.name} gauge`);
     for (const s of states) {
-      const v = f.value(s);
+      const v = f.value(s, nowSeconds);
       if (v === null) continue;
-      lines.push(`${f.name}{${labels(s.config)}} ${v}`);
+      lines.push(`${f.name}{${labels(s.config)}} ${value(v)}`);
     }
   }
   lines.push('# HELP uzmanposta_last_run_timestamp_seconds When the run that wrote this file ended', '# TYPE uzmanposta_last_run_timestamp_seconds gauge');
   lines.push(`uzmanposta_last_run_timestamp_seconds ${Math.floor(nowSeconds)}`);
-  lines.push('# HELP uzmanposta_section_status Last status of the section (1 for the current one)', '# TYPE uzmanposta_section_status gauge');
-  for (const s of states) lines.push(`uzmanposta_section_status{${labels(s.config)},status="${s.status}"} 1`);
+  // One series per status, 1 for the section's current one: an alert can test `== 1` without absent().
+  lines.push('# HELP uzmanposta_section_status Status of the section at the end of the last run (1 for the current one)', '# TYPE uzmanposta_section_status gauge');
+  for (const s of states) for (const st of STATUSES) lines.push(`uzmanposta_section_status{${labels(s.config)},status="${st}"} ${s.status === st ? 1 : 0}`);
   return lines.join('\n') + '\n';
 }
 
@@ -80,4 +90,16 @@ function labels(cfg: SectionConfig): string {
 // Label values escape backslash, double quote and newline (exposition format).
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+// HELP text escapes backslash and newline only.
+function help(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+// The format spells infinities +Inf and -Inf; JavaScript would print "Infinity".
+function value(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
 }

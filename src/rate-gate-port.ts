@@ -1,15 +1,22 @@
 // The worker's side of the per-key rate budget: every request attempt asks
-// the main thread for a grant and reports how it went. The budget itself
+// the main thread for a grant (unless the main thread said the budget is
+// free) and reports how it went. The budget itself
 // lives in the main thread (src/rate-budget.ts) because sections that share
 // an API key share the service's limit (API.md) and run in different threads.
 
 import type { RateGate } from './api-client.js';
 import { AbortedError } from './errors.js';
+import { ADMITTED_FLUSH_MS, rateLimitHeaders } from './rate-budget.js';
 import type { RateOutcome, WorkerMessage } from './worker-protocol.js';
 
 export class PortRateGate implements RateGate {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  // While the main thread says the key's budget is free, requests skip the round trip.
+  private free = false;
+  private admitted = 0;
+  private lastFlush = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly section: string,
@@ -24,6 +31,7 @@ export class PortRateGate implements RateGate {
 
   acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(new AbortedError(`section ${this.section}: stopped`, { section: this.section }));
+    if (this.free) return Promise.resolve();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -38,7 +46,34 @@ export class PortRateGate implements RateGate {
     w.resolve();
   }
 
+  setFree(free: boolean): void {
+    this.free = free;
+  }
+
+  /**
+   * 429s and rate-limit headers go at once; plain answers are only counted,
+   * and sent at most every ADMITTED_FLUSH_MS but never later than that.
+   */
   observe(outcome: RateOutcome): void {
-    this.emit({ type: 'rate-observe', section: this.section, outcome });
+    const headers = rateLimitHeaders(outcome.headers);
+    if (outcome.status !== 429 && headers === undefined) {
+      if (outcome.status === null) return;
+      this.admitted++;
+      if (performance.now() - this.lastFlush >= ADMITTED_FLUSH_MS) this.flushAdmitted();
+      else this.flushTimer ??= setTimeout(() => this.flushAdmitted(), ADMITTED_FLUSH_MS).unref();
+      return;
+    }
+    this.flushAdmitted();
+    const { status, retryAfterSeconds } = outcome;
+    this.emit({ type: 'rate-observe', section: this.section, outcome: { status, headers: headers ?? {}, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) } });
+  }
+
+  private flushAdmitted(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.lastFlush = performance.now();
+    if (this.admitted === 0) return;
+    this.emit({ type: 'rate-admitted', section: this.section, count: this.admitted });
+    this.admitted = 0;
   }
 }

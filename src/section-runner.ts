@@ -237,6 +237,12 @@ interface SegmentContext extends SectionRunOptions {
    * filtered by time, so the overlap is recognised by content instead.
    */
   timeless: Set<string>[];
+  /**
+   * Set while the segment continues from a saved position P: the previous run's
+   * last request also covered the seconds around P, so timeless records there
+   * were written by it (see listWindow).
+   */
+  resumedAt?: number;
 }
 
 async function runSegment(seg: Segment, ctx: SegmentContext): Promise<void> {
@@ -244,10 +250,14 @@ async function runSegment(seg: Segment, ctx: SegmentContext): Promise<void> {
   const length = windowLength(cfg.splitInterval, cfg.maxTimeGap);
   const windows = planWindows(seg.from, seg.to, length);
   const details = new Limiter(cfg.maxParallelDetails);
+  ctx.resumedAt = readPosition(seg.positionFile, cfg.section) === seg.from ? seg.from : undefined;
   log.info(`${seg.label} run: ${seg.from} → ${seg.to} in windows of ${length} s`);
 
   // Pipelining: while one window's details are fetched, the next window's
-  // list is already requested; commits still happen strictly in order.
+  // list is already requested, and once listed its details queue behind the
+  // current ones, so detail slots do not idle at a window's end or during a
+  // commit. Commits still happen strictly in order; at most two windows wait
+  // for details and one more is being listed.
   let next: Promise<ListedWindow> | undefined;
   const startListing = (): Promise<ListedWindow> | undefined => {
     const w = windows.next();
@@ -256,24 +266,39 @@ async function runSegment(seg: Segment, ctx: SegmentContext): Promise<void> {
     p.catch(() => undefined); // observed when awaited in order below
     return p;
   };
-  next = startListing();
-  while (next) {
-    const listed = await next;
-    const withDetails = withDetailsFetched(listed, ctx, details);
-    next = startListing();
-    const records = await withDetails;
-    if (ctx.signal.aborted) return;
-    commit(listed.window, records, seg, ctx);
-    metrics.position = seg.positionFile === cfg.positionFile ? listed.window.end : metrics.position;
+  const commitWhenFetched = async (pending: { listed: ListedWindow; records: Promise<unknown[]> }): Promise<boolean> => {
+    const records = await pending.records;
+    if (ctx.signal.aborted) return false;
+    commit(pending.listed.window, records, seg, ctx);
+    metrics.position = seg.positionFile === cfg.positionFile ? pending.listed.window.end : metrics.position;
     ctx.emit({
       type: 'progress',
       section: cfg.section,
-      position: listed.window.end,
+      position: pending.listed.window.end,
       rangeStart: seg.from,
       rangeEnd: seg.to,
       recordsWritten: metrics.counts.recordsWritten,
     });
+    return true;
+  };
+  let pending: { listed: ListedWindow; records: Promise<unknown[]> } | undefined;
+  next = startListing();
+  while (next) {
+    let listed: ListedWindow;
+    try {
+      listed = await next;
+    } catch (err) {
+      // The window before the one that failed is kept, as it would be without pipelining.
+      if (pending) await commitWhenFetched(pending);
+      throw err;
+    }
+    const records = withDetailsFetched(listed, ctx, details);
+    records.catch(() => undefined); // observed when awaited in order
+    next = startListing();
+    if (pending && !(await commitWhenFetched(pending))) return;
+    pending = { listed, records };
   }
+  if (pending) await commitWhenFetched(pending);
 }
 
 /** Lists a window, bisecting pages that may have been cut at max_records_per_page (API.md). */
@@ -304,6 +329,16 @@ async function listWindow(w: Window, ctx: SegmentContext): Promise<ListedWindow>
         to: w.end,
         received: raw.length,
       });
+    }
+  }
+  if (ctx.resumedAt === w.start) {
+    ctx.resumedAt = undefined;
+    if (raw.some((r) => eventTime(cfg.category, r) === undefined)) {
+      // [P-1, P] is exactly where this request overlaps the previous run's last
+      // one, whatever range ends the service includes: its timeless records are
+      // already written. Asked only when there are timeless records to check.
+      const overlap = await listOrGiveUp(w.start - 1, w.start, w, ctx);
+      ctx.timeless.push(new Set(overlap.filter((r) => eventTime(cfg.category, r) === undefined).map((r) => JSON.stringify(r))));
     }
   }
   // The API answers newest first; reversed, ties keep the service's order.

@@ -47,7 +47,13 @@ export type WorkerMessage =
   | { type: 'log'; section: string; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'rate-acquire'; section: string; id: number }
   | { type: 'rate-observe'; section: string; outcome: RateOutcome }
+  /** Answers other than 429 without rate-limit headers, counted by the worker and sent in batches. */
+  | { type: 'rate-admitted'; section: string; count: number }
   | { type: 'done'; section: string; result: SectionResult }
   | { type: 'error'; section: string; error: SerializedError };
 
-export type MainMessage = { type: 'stop' } | { type: 'rate-grant'; id: number };
+export type MainMessage =
+  | { type: 'stop' }
+  | { type: 'rate-grant'; id: number }
+  /** free: the key's budget paces nothing now, so requests go without a rate-acquire round trip. */
+  | { type: 'rate-mode'; free: boolean };

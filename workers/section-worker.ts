@@ -22,6 +22,9 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       case 'rate-grant':
         gate?.grant(msg.id);
         break;
+      case 'rate-mode':
+        gate?.setFree(msg.free);
+        break;
       default: {
         const never: never = msg;
         throw new Error(`section worker got an unknown message: ${JSON.stringify(never)}`);

@@ -1,0 +1,91 @@
+// `npm run bench [-- latency rate scale]`: the issue-4 benchmarks, each
+// against the mock API with the collector as a child process. Prints the
+// figures as it goes and a Markdown summary at the end (bench/RESULTS.md
+// holds a copy with the machine it ran on). Figures, not pass/fail: the
+// targets are printed beside them.
+
+import { latencyBound, LATENCY_DEFAULTS, type LatencyBoundResult } from './latency-bound.js';
+import { rateLimitBound, type RateLimitResult, type RateScenario } from './rate-limit-bound.js';
+import { bigBackfill, manySections, type BackfillResult, type ManySectionsResult } from './scale.js';
+import { machine, round } from './support.js';
+
+const GROUPS = ['latency', 'rate', 'scale'] as const;
+type Group = (typeof GROUPS)[number];
+
+const RATE = 50;
+const RATE_SCENARIOS: { scenario: RateScenario; minutes: number }[] = [
+  { scenario: 'quota-429', minutes: 15 },
+  { scenario: 'quota-headers', minutes: 15 },
+  { scenario: 'rate_limit', minutes: 8 },
+];
+
+function say(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function pct(x: number): string {
+  return `${round(x * 100, 1)} %`;
+}
+
+async function main(): Promise<number> {
+  const asked = process.argv.slice(2);
+  for (const a of asked) if (!GROUPS.includes(a as Group)) throw new Error(`unknown benchmark '${a}'; choose from ${GROUPS.join(', ')}`);
+  const run = (g: Group): boolean => asked.length === 0 || asked.includes(g);
+  const m = machine();
+  const started = performance.now();
+  say(`uzmanposta benchmarks on ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}`);
+  const lines: string[] = [];
+
+  if (run('latency')) {
+    say(`\n(a) latency bound: ${LATENCY_DEFAULTS.sections} mail sections, ${LATENCY_DEFAULTS.latencyMs} ms per answer, default concurrency ...`);
+    const r: LatencyBoundResult = await latencyBound();
+    say(`    ${r.requests} requests, ${r.records} records in ${r.wallSeconds} s (collector process, start to exit)`);
+    say(`    bound ${r.boundSeconds} s = max(requests × L / ${r.concurrency} = ${r.sharedBoundSeconds} s, busiest section × L / 2 = ${r.sectionBoundSeconds} s): ${pct(r.ofBound)} of it (target ≥ 90 %)`);
+    say(`    control (plain undici, same mock, concurrency ${r.concurrency}): ${r.controlRequestMs} ms a request; practical bound ${r.practicalBoundSeconds} s: ${pct(r.ofPracticalBound)} of it`);
+    say(`    ${r.recordsPerSecond} records/s, ${r.cpuSecondsPer10k} CPU s per 10,000 records, peak RSS ${r.peakRssMiB} MiB`);
+    lines.push(
+      `| (a) latency bound, ${r.options.sections} mail sections, L = ${r.options.latencyMs} ms | wall ${r.wallSeconds} s vs bound ${r.boundSeconds} s = **${pct(r.ofBound)}** (practical bound ${r.practicalBoundSeconds} s: ${pct(r.ofPracticalBound)}); ${r.requests} requests, ${r.recordsPerSecond} records/s, ${r.cpuSecondsPer10k} CPU s / 10k records, peak RSS ${r.peakRssMiB} MiB | ≥ 90 % of bound |`,
+    );
+  }
+
+  if (run('rate')) {
+    for (const { scenario, minutes } of RATE_SCENARIOS) {
+      say(`\n(b) rate-limit bound, ${scenario}: 4 mail sections on one key, ${scenario === 'rate_limit' ? 'rate_limit' : 'quota'} ${RATE} req/s ...`);
+      const r: RateLimitResult = await rateLimitBound({ scenario, rate: RATE, sections: 4, latencyMs: 5, minutes });
+      say(`    ${r.requests} requests in ${r.wallSeconds} s: ${r.achievedPerSecond} admitted req/s = ${pct(r.ofRate)} of ${RATE}; ${r.rateLimited} answers 429 (${pct(r.share429)}); most in any 1 s: ${r.maxInAnySecond}`);
+      const target = scenario === 'rate_limit' ? `never above ${RATE} in any 1 s` : '≥ 90 % of R, < 2 % 429';
+      lines.push(
+        `| (b) ${scenario}, 4 sections, ${RATE} req/s | **${pct(r.ofRate)}** of ${RATE} req/s (${r.achievedPerSecond}), 429s ${r.rateLimited} of ${r.requests} = **${pct(r.share429)}**, most in any 1 s ${r.maxInAnySecond}, peak RSS ${r.peakRssMiB} MiB | ${target} |`,
+      );
+    }
+  }
+
+  if (run('scale')) {
+    say('\n(c) scale: 200 sections in one run (authentication and quarantine, an hour each, no latency) ...');
+    const many: ManySectionsResult = await manySections(200, 5);
+    say(`    ${many.records} records, ${many.requests} requests in ${many.wallSeconds} s, ${many.cpuSeconds} CPU s, peak RSS ${many.peakRssMiB} MiB`);
+    lines.push(`| (c) 200 sections, --max-workers 5 | ${many.wallSeconds} s, ${many.records} records, ${many.requests} requests, peak RSS ${many.peakRssMiB} MiB | – |`);
+    const runs: BackfillResult[] = [];
+    for (const [target, split] of [
+      [100_000, 30],
+      [1_000_000, 30],
+      [1_000_000, 300],
+    ] as const) {
+      say(`\n(c) scale: one authentication section, backfill of ${target.toLocaleString('en')} records, split_interval ${split} ...`);
+      const r = await bigBackfill(target, split);
+      runs.push(r);
+      say(`    ${r.records} records, ${r.requests} requests in ${r.wallSeconds} s (${r.recordsPerSecond} records/s), ${r.cpuSecondsPer10k} CPU s per 10,000, peak RSS ${r.peakRssMiB} MiB (target < 200 MiB for the million)`);
+      lines.push(
+        `| (c) backfill ${r.records.toLocaleString('en')} records, split_interval ${r.splitInterval} | ${r.wallSeconds} s, ${r.recordsPerSecond} records/s, ${r.requests} requests, peak RSS **${r.peakRssMiB} MiB** | ${r.targetRecords >= 1_000_000 ? '< 200 MiB' : '(for comparison)'} |`,
+      );
+    }
+  }
+
+  say(`\nDone in ${round((performance.now() - started) / 1000, 0)} s.\n`);
+  say('| benchmark | result | target |');
+  say('|---|---|---|');
+  for (const l of lines) say(l);
+  return 0;
+}
+
+process.exitCode = await main();

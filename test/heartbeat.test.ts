@@ -1,0 +1,128 @@
+// Heartbeat files (issue 4): written atomically while a section runs and at
+// its end, with status, last_heartbeat, pid and the metrics monitoring needs.
+
+import { expect } from 'chai';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadConfig } from '../src/config.js';
+import { Coordinator } from '../src/coordinator.js';
+import { ApiAuthError } from '../src/errors.js';
+import { buildHeartbeat, writeHeartbeat, type Heartbeat } from '../src/heartbeat.js';
+import { startMockApi } from '../src/mock-api/index.js';
+import type { SectionConfig } from '../src/section-config.js';
+import { emptyMetrics, type SectionMetrics } from '../src/section-metrics.js';
+import { tempDir, until } from './support/harness.js';
+import { writeSectionsIni } from './support/sections-ini.js';
+
+const KEY = 'heartbeat-key-0123456789abcdef';
+
+const METRIC_FIELDS: (keyof SectionMetrics)[] = [
+  'recordsWritten',
+  'apiCalls',
+  'apiErrors',
+  'http429',
+  'retries',
+  'apiTimeAvgMs',
+  'apiTimeMinMs',
+  'apiTimeMaxMs',
+  'apiTimeP95Ms',
+  'recordsPerSecond',
+  'position',
+  'lagSeconds',
+];
+
+function sectionConfig(dir: string): SectionConfig {
+  return {
+    section: 'MailLogger:hb',
+    heartbeatFile: join(dir, 'out', 'hb_heartbeat.json'),
+    apiKey: KEY,
+    domain: 'hb.test',
+    category: 'mail',
+    type: 'incominglog',
+  } as SectionConfig;
+}
+
+describe('heartbeat', () => {
+  describe('the file', () => {
+    it('carries status, last_heartbeat, pid, the masked key and every metric, with the lag taken when written', () => {
+      const cfg = sectionConfig(tempDir());
+      const now = new Date('2025-01-01T00:10:00Z');
+      const metrics: SectionMetrics = { ...emptyMetrics(), recordsWritten: 12, apiCalls: 30, position: now.getTime() / 1000 - 3600, lagSeconds: 5 };
+      const hb = buildHeartbeat(cfg, 'running', metrics, undefined, now);
+      expect(hb).to.include({ section: 'MailLogger:hb', status: 'running', last_heartbeat: '2025-01-01T00:10:00.000Z', pid: process.pid });
+      expect(hb.api_key).to.not.include(KEY);
+      for (const f of METRIC_FIELDS) expect(hb.metrics, f).to.have.property(f);
+      // The worker's lag was measured when it posted its figures; the file says how far behind it is now.
+      expect(hb.metrics.lagSeconds).to.equal(3600);
+      expect(hb.error).to.equal(undefined);
+    });
+
+    it('an error status names the error code', () => {
+      const cfg = sectionConfig(tempDir());
+      const err = new ApiAuthError('section MailLogger:hb: the API refused the key with HTTP 401', { section: 'MailLogger:hb', status: 401 });
+      expect(buildHeartbeat(cfg, 'error', emptyMetrics(), err).error).to.deep.equal({ code: 'UZP_API_AUTH', message: err.message });
+    });
+
+    it('is replaced whole (no temporary file left beside it), mode 0640', () => {
+      const cfg = sectionConfig(tempDir());
+      for (let i = 0; i < 20; i++) writeHeartbeat(cfg, 'running', { ...emptyMetrics(), apiCalls: i });
+      const hb = JSON.parse(readFileSync(cfg.heartbeatFile, 'utf8')) as Heartbeat;
+      expect(hb.metrics.apiCalls).to.equal(19);
+      expect(readdirSync(dirname(cfg.heartbeatFile))).to.deep.equal(['hb_heartbeat.json']);
+      expect(statSync(cfg.heartbeatFile).mode & 0o777 & ~0o640, "no more than rw-r-----").to.equal(0);
+    });
+  });
+
+  describe('during a run (Coordinator with worker threads, mock with latency)', function () {
+    this.timeout(30_000);
+
+    it('is written while the section runs, with metrics that move, and says completed at the end', async () => {
+      const dir = tempDir();
+      const end = Math.floor(Date.now() / 1000) - 600;
+      const start = end - 10 * 60;
+      const stream = { key: KEY, domain: 'hb.test', category: 'mail' as const, type: 'incominglog', perMinute: 20 };
+      const mock = await startMockApi({ seed: 2, from: start - 60, to: end + 60, streams: [stream], faults: { latencyMs: 15 } });
+      after(() => mock.close());
+      const [cfg] = loadConfig(writeSectionsIni(dir, mock, [{ name: 'hb', stream }], { split_interval: 60 })).sections;
+      if (!cfg) throw new Error('no section');
+      const coordinator = new Coordinator({ sections: [cfg], range: { from: start, to: end }, concurrency: 1, notify: () => undefined, heartbeatIntervalMs: 100 });
+      const running = coordinator.run();
+
+      // Every read must parse: the file is never seen half written.
+      const seen: Heartbeat[] = [];
+      const read = (): Heartbeat | undefined => {
+        if (!existsSync(cfg.heartbeatFile)) return undefined;
+        const hb = JSON.parse(readFileSync(cfg.heartbeatFile, 'utf8')) as Heartbeat;
+        seen.push(hb);
+        return hb;
+      };
+      const first = await until(() => {
+        const hb = read();
+        return hb?.status === 'running' && hb.metrics.apiCalls > 0 ? hb : undefined;
+      }, 'a running heartbeat with API calls');
+      const later = await until(() => {
+        const hb = read();
+        const moved = hb !== undefined && hb.metrics.recordsWritten > first.metrics.recordsWritten && hb.metrics.position !== null;
+        return hb?.status === 'running' && moved && hb.last_heartbeat > first.last_heartbeat ? hb : undefined;
+      }, 'a later running heartbeat with more records and a position');
+      const [result] = await running;
+
+      for (const hb of [first, later]) {
+        expect(hb.pid).to.equal(process.pid);
+        expect(Date.parse(hb.last_heartbeat)).to.be.closeTo(Date.now(), 30_000);
+        for (const f of METRIC_FIELDS) expect(hb.metrics, f).to.have.property(f);
+      }
+      expect(later.metrics.apiTimeAvgMs).to.be.at.least(15);
+      expect(later.metrics.apiTimeMaxMs).to.be.at.least(later.metrics.apiTimeMinMs);
+      expect(later.metrics.position).to.be.within(start, end);
+      expect(later.metrics.lagSeconds).to.be.at.least(600);
+
+      const last = read();
+      expect(result?.status).to.equal('completed');
+      expect(last?.status).to.equal('completed');
+      expect(last?.metrics.recordsWritten).to.equal(mock.count(stream, start, end));
+      expect(last?.metrics.position).to.equal(end);
+      expect(seen.filter((h) => h.status === 'running').length).to.be.at.least(2);
+    });
+  });
+});
