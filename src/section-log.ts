@@ -21,6 +21,7 @@ import { WriteError, isUzpError } from './errors.js';
 import { maskKey, redact } from './mask.js';
 import { applyRetention, type RetentionResult } from './log-retention.js';
 import { localIsoString, strftime } from './strftime.js';
+import type { SectionConfig } from './section-config.js';
 
 export interface SectionLogOptions {
   section: string;
@@ -395,4 +396,21 @@ export function createSectionLog(opts: SectionLogOptions): SectionLog {
     },
   };
   return sectionLog;
+}
+
+/** The section's own logs as its config names them; retention only where the caller asks for it. */
+export function openSectionLog(cfg: SectionConfig, opts: { applyRetention: boolean }): SectionLog {
+  return createSectionLog({
+    section: cfg.section,
+    apiKey: cfg.apiKey,
+    domain: cfg.domain,
+    type: cfg.type,
+    outputDirectory: cfg.outputDirectory,
+    messageLogFileName: cfg.messageLogFileName,
+    errorLogFileName: cfg.errorLogFileName,
+    verbose: cfg.verbose,
+    ...(opts.applyRetention
+      ? { messageLogRetentionCount: cfg.messageLogRetentionCount, errorLogRetentionCount: cfg.errorLogRetentionCount }
+      : {}),
+  });
 }

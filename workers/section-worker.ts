@@ -4,7 +4,7 @@
 
 import { serializeError } from '../src/errors.js';
 import { PortRateGate } from '../src/rate-gate-port.js';
-import { createSectionLog } from '../src/section-log.js';
+import { openSectionLog, type SectionLog } from '../src/section-log.js';
 import { runSection } from '../src/section-runner.js';
 import { emptyMetrics } from '../src/section-metrics.js';
 import type { MainMessage, SectionResult, SectionTask, WorkerMessage } from '../src/worker-protocol.js';
@@ -31,20 +31,9 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       }
     }
   });
-  let log: ReturnType<typeof createSectionLog> | undefined;
+  let log: SectionLog | undefined;
   try {
-    log = createSectionLog({
-      section: cfg.section,
-      apiKey: cfg.apiKey,
-      domain: cfg.domain,
-      type: cfg.type,
-      outputDirectory: cfg.outputDirectory,
-      messageLogFileName: cfg.messageLogFileName,
-      errorLogFileName: cfg.errorLogFileName,
-      verbose: cfg.verbose,
-      messageLogRetentionCount: cfg.messageLogRetentionCount,
-      errorLogRetentionCount: cfg.errorLogRetentionCount,
-    });
+    log = openSectionLog(cfg, { applyRetention: true });
     for (const r of [log.retention.messages, log.retention.errors]) {
       if (r?.note) log.info(`log retention: ${r.note}`);
       if (r?.deleted.length) log.info(`log retention: deleted ${r.deleted.length} old log file(s): ${r.deleted.join(', ')}`);

@@ -4,7 +4,7 @@ import type { CliArgs, CliIo } from '../cli.js';
 import { EXIT } from '../cli.js';
 import { Coordinator } from '../coordinator.js';
 import { formatSummary, sectionLine } from '../run-summary.js';
-import { createSectionLog } from '../section-log.js';
+import { openSectionLog } from '../section-log.js';
 import { loadFromCli, selectSections } from '../section-selection.js';
 import type { SectionResult } from '../worker-protocol.js';
 import type { SectionConfig } from '../section-config.js';
@@ -72,16 +72,7 @@ async function logSummaries(results: SectionResult[], sections: SectionConfig[],
     const cfg = sections.find((s) => s.section === r.section);
     if (!cfg || r.status === 'skipped') continue;
     try {
-      const log = createSectionLog({
-        section: cfg.section,
-        apiKey: cfg.apiKey,
-        domain: cfg.domain,
-        type: cfg.type,
-        outputDirectory: cfg.outputDirectory,
-        messageLogFileName: cfg.messageLogFileName,
-        errorLogFileName: cfg.errorLogFileName,
-        verbose: cfg.verbose,
-      });
+      const log = openSectionLog(cfg, { applyRetention: false });
       log.info(`summary: ${sectionLine(r)}`);
       await log.close();
     } catch (err) {
