@@ -1,3 +1,4 @@
+import { catchError } from './support/harness.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,12 +99,3 @@ describe('position-store', () => {
     expect(fs.existsSync(f)).to.equal(false);
   });
 });
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected an error, none was thrown');
-}

@@ -1,3 +1,4 @@
+import { catchError } from './support/harness.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -269,13 +270,4 @@ async function pidOfExitedProcess(): Promise<number> {
   await once(child, 'exit');
   if (child.pid === undefined) throw new Error('no pid');
   return child.pid;
-}
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected an error, none was thrown');
 }

@@ -1,3 +1,4 @@
+import { catchError } from './support/harness.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -414,13 +415,4 @@ function expectWindows(work: string, position: number): void {
 
 function crash(): never {
   throw new SimulatedCrash('simulated crash');
-}
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected an error, none was thrown');
 }

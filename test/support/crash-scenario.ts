@@ -5,6 +5,7 @@
 // pending record exists), then checks the files against the ground truth.
 // Shared by test/crash-safety.test.ts and bench/soak.ts.
 
+import { createRng } from '../../src/mock-api/random.js';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
@@ -93,17 +94,8 @@ export interface CampaignReport {
   ms: number;
 }
 
-/** mulberry32: a few lines, seedable, good enough to pick kill moments. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded randomness for kill moments: the mock's own generator. */
+export const seededRandom = (seed: number): (() => number) => createRng(seed);
 
 export class CrashScenario {
   readonly dir: string;

@@ -78,3 +78,13 @@ export async function until<T>(check: () => T | undefined, what: string, timeout
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The error `fn` throws; fails the test when it throws none. */
+export function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected an error, none was thrown');
+}
