@@ -37,15 +37,19 @@ async function main(): Promise<number> {
   const lines: string[] = [];
 
   if (run('latency')) {
-    say(`\n(a) latency bound: ${LATENCY_DEFAULTS.sections} mail sections, ${LATENCY_DEFAULTS.latencyMs} ms per answer, default concurrency ...`);
-    const r: LatencyBoundResult = await latencyBound();
-    say(`    ${r.requests} requests, ${r.records} records in ${r.wallSeconds} s (collector process, start to exit)`);
-    say(`    bound ${r.boundSeconds} s = max(requests × L / ${r.concurrency} = ${r.sharedBoundSeconds} s, busiest section × L / 2 = ${r.sectionBoundSeconds} s): ${pct(r.ofBound)} of it (target ≥ 90 %)`);
-    say(`    control (plain undici, same mock, concurrency ${r.concurrency}): ${r.controlRequestMs} ms a request; practical bound ${r.practicalBoundSeconds} s: ${pct(r.ofPracticalBound)} of it`);
-    say(`    ${r.recordsPerSecond} records/s, ${r.cpuSecondsPer10k} CPU s per 10,000 records, peak RSS ${r.peakRssMiB} MiB`);
-    lines.push(
-      `| (a) latency bound, ${r.options.sections} mail sections, L = ${r.options.latencyMs} ms | wall ${r.wallSeconds} s vs bound ${r.boundSeconds} s = **${pct(r.ofBound)}** (practical bound ${r.practicalBoundSeconds} s: ${pct(r.ofPracticalBound)}); ${r.requests} requests, ${r.recordsPerSecond} records/s, ${r.cpuSecondsPer10k} CPU s / 10k records, peak RSS ${r.peakRssMiB} MiB | ≥ 90 % of bound |`,
-    );
+    // L = 20 ms as the issue suggests, and 50 ms: what the engine and the mock cost per request
+    // is about fixed, so the share of the bound it takes shrinks as L grows.
+    for (const o of [LATENCY_DEFAULTS, { ...LATENCY_DEFAULTS, latencyMs: 50, hours: 0.3 }]) {
+      say(`\n(a) latency bound: ${o.sections} mail sections, ${o.latencyMs} ms per answer, default concurrency ...`);
+      const r: LatencyBoundResult = await latencyBound(o);
+      say(`    ${r.requests} requests, ${r.records} records in ${r.wallSeconds} s (collector process, start to exit)`);
+      say(`    bound ${r.boundSeconds} s = max(requests × L / ${r.concurrency} = ${r.sharedBoundSeconds} s, busiest section × L / 2 = ${r.sectionBoundSeconds} s): ${pct(r.ofBound)} of it (target ≥ 90 %)`);
+      say(`    control (plain undici, same mock, concurrency ${r.concurrency}): ${r.controlRequestMs} ms a request; practical bound ${r.practicalBoundSeconds} s: ${pct(r.ofPracticalBound)} of it`);
+      say(`    ${r.recordsPerSecond} records/s, ${r.cpuSecondsPer10k} CPU s per 10,000 records, peak RSS ${r.peakRssMiB} MiB`);
+      lines.push(
+        `| (a) latency bound, ${r.options.sections} mail sections, L = ${r.options.latencyMs} ms | wall ${r.wallSeconds} s vs bound ${r.boundSeconds} s = **${pct(r.ofBound)}** (control: ${r.controlRequestMs} ms a request, practical bound ${r.practicalBoundSeconds} s: ${pct(r.ofPracticalBound)}); ${r.requests} requests, ${r.recordsPerSecond} records/s, ${r.cpuSecondsPer10k} CPU s / 10k records, peak RSS ${r.peakRssMiB} MiB | ≥ 90 % of bound |`,
+      );
+    }
   }
 
   if (run('rate')) {

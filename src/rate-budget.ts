@@ -12,12 +12,14 @@
 //   rate. The first episode has no earlier one: admissions per second since
 //   the run began stand in (too high by the bucket's burst, which the next
 //   episode corrects), or, in a run's first second, it only pauses. The send
-//   rate is cut to `backoff` (0.9) × the estimate.
+//   rate is cut to `backoff` (0.9) × the estimate, decided CUT_DELAY_MS after
+//   the 429, once the workers' batched admission counts have arrived.
 // - While requests queue for the budget, the rate climbs back towards the
 //   estimate quickly (concave, time constant RECOVER_MS), then probes beyond
 //   it, slowly at first and faster the longer no 429 comes (cubic in time,
 //   as TCP CUBIC): near a good estimate 429s stay rare, and an estimate far
-//   too low is outgrown within half a minute. A plain additive increase
+//   too low is outgrown within half a minute (one from a handful of
+//   admissions doubles each second instead). A plain additive increase
 //   either wastes the quota after a cut or overshoots it every few seconds.
 //   The decrease stays multiplicative: repeated 429s without enough
 //   admissions between them shrink the estimate each time.
