@@ -46,7 +46,7 @@ async function demo(): Promise<number> {
     process.stdout.write(
       `\nData files: ${relative(process.cwd(), join(dir, 'output', DOMAIN))}/<category>/<type>/${DOMAIN}_<type>_YYYY-MM-DD_HH.log\n` +
         `Positions: ${relative(process.cwd(), join(dir, 'positions'))}/   Heartbeats: beside the data files\n` +
-        `Run it again to see it resume: bin/uzmanposta --config ${relative(process.cwd(), configPath)} --list\n`,
+        `Where each section stands now: bin/uzmanposta --config ${relative(process.cwd(), configPath)} --list\n`,
     );
     return code;
   } finally {
