@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import { encodePathSegment } from '../src/api-client.js';
 import { eventTimeOf, startMockApi, type MockApi, type StreamSelector } from '../src/mock-api/index.js';
 import type { ControlSpec } from './control-client.js';
-import { expectSuccess, round, runCollector, scratch, totalLine, writeConfig, type BenchSection } from './support.js';
+import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, writeConfig, type BenchSection } from './support.js';
 
 export interface LatencyBoundOptions {
   latencyMs: number;
@@ -55,9 +55,6 @@ export interface LatencyBoundResult {
 }
 
 const KEY = 'bench-latency-key-0123456789';
-// A fixed range: the mock's volumes follow a daily wave, so a range relative to now would
-// make every run's workload different. Mail records have no retention limit to respect.
-const FIXED_END = 1_735_732_800; // 2025-01-01T12:00:00Z
 const DEFAULT_WORKERS = 5;
 const DEFAULT_PARALLEL_DETAILS = 2;
 const CONTROL = new URL('./control-client.js', import.meta.url);

@@ -7,7 +7,7 @@
 // second while the run still gets close to it.
 
 import { startMockApi, type MockFaults, type MockRequestLogEntry } from '../src/mock-api/index.js';
-import { expectSuccess, round, runCollector, scratch, totalLine, writeConfig, type BenchSection } from './support.js';
+import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, writeConfig, type BenchSection } from './support.js';
 
 export type RateScenario = 'quota-429' | 'quota-headers' | 'rate_limit';
 
@@ -38,9 +38,6 @@ export interface RateLimitResult {
 }
 
 const KEY = 'bench-rate-key-0123456789abc';
-// A fixed range: the mock's volumes follow a daily wave, so a range relative to now would
-// make every run's workload different. Mail records have no retention limit to respect.
-const FIXED_END = 1_735_732_800; // 2025-01-01T12:00:00Z
 
 export async function rateLimitBound(o: RateLimitOptions): Promise<RateLimitResult> {
   const end = FIXED_END;

@@ -140,3 +140,7 @@ export function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+// A fixed range: the mock's volumes follow a daily wave, so a range relative to now would
+// make every run's workload different. Mail records have no retention limit to respect.
+export const FIXED_END = 1_735_732_800; // 2025-01-01T12:00:00Z
