@@ -22,6 +22,8 @@ export interface CoordinatorOptions {
   heartbeatIntervalMs?: number;
   /** Called on every progress or metrics update (progress bars, Prometheus). */
   onUpdate?: (state: ReadonlyMap<string, SectionState>) => void;
+  /** Called with every round of heartbeats while sections run (the Prometheus file follows them). */
+  onHeartbeat?: (state: ReadonlyMap<string, SectionState>) => void;
 }
 
 export interface SectionState {
@@ -82,7 +84,10 @@ export class Coordinator {
       // Atomics.wait would freeze their pending I/O (STYLE.md, Threads).
       atomics: 'disabled',
     });
-    const heartbeat = setInterval(() => this.writeHeartbeats(), this.opts.heartbeatIntervalMs ?? 2000);
+    const heartbeat = setInterval(() => {
+      this.writeHeartbeats();
+      this.opts.onHeartbeat?.(this.states);
+    }, this.opts.heartbeatIntervalMs ?? 2000);
     heartbeat.unref();
     try {
       const lanes = Array.from({ length: Math.min(queue.length, Math.max(1, this.opts.concurrency)) }, async () => {

@@ -3,14 +3,14 @@
 // Asserted through a strict parser of the format, never by comparing strings.
 
 import { expect } from 'chai';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SectionState } from '../src/coordinator.js';
 import { startMockApi } from '../src/mock-api/index.js';
 import { renderPrometheus, writeMetricsFiles } from '../src/prometheus.js';
 import type { SectionConfig } from '../src/section-config.js';
 import { emptyMetrics } from '../src/section-metrics.js';
-import { runCli, tempDir } from './support/harness.js';
+import { collect, runCli, spawnCli, tempDir, until } from './support/harness.js';
 import { parsePrometheusText, PromParseError, sampleValue } from './support/prometheus-text.js';
 import { writeSectionsIni } from './support/sections-ini.js';
 
@@ -169,5 +169,27 @@ describe('Prometheus metrics_file', () => {
     expect(sampleValue(fams, 'uzmanposta_section_failed', refused)).to.equal(1);
     expect(sampleValue(fams, 'uzmanposta_section_status', { ...refused, status: 'error' })).to.equal(1);
     expect(sampleValue(fams, 'uzmanposta_last_run_timestamp_seconds')).to.be.closeTo(Date.now() / 1000, 60);
+  });
+
+  it('keeps the file current while a long run is still going, so a lag can alert before it ends', async function () {
+    this.timeout(60_000);
+    const dir = tempDir();
+    const end = Math.floor(Date.now() / 1000) - 600;
+    const start = end - 3 * 3600;
+    const slow = { key: 'prom-key-0123456789abcdef', domain: 'slow.test', category: 'authentication' as const, perMinute: 5 };
+    // Many small windows, each answered slowly: the run lasts well past two heartbeats.
+    const mock = await startMockApi({ seed: 8, from: start - 60, to: end + 60, streams: [slow], faults: { latencyMs: 30 } });
+    after(() => mock.close());
+    const config = writeSectionsIni(dir, mock, [{ name: 'slow', stream: slow }], { metrics_file: 'metrics/uzmanposta.prom', split_interval: 60 });
+    const child = spawnCli(['--config', config, '--all', '--start-time', String(start), '--end-time', String(end)], { cwd: dir });
+    const exited = collect(child);
+    const file = join(dir, 'metrics', 'uzmanposta.prom');
+    const during = await until(() => (existsSync(file) && child.exitCode === null ? readFileSync(file, 'utf8') : undefined), 'a metrics file during the run');
+    const fams = parsePrometheusText(during);
+    expect(sampleValue(fams, 'uzmanposta_section_status', { section: 'MailLogger:slow', status: 'running' })).to.equal(1);
+    const run = await exited;
+    expect(run.code, run.stderr).to.equal(0);
+    const last = parsePrometheusText(readFileSync(file, 'utf8'));
+    expect(sampleValue(last, 'uzmanposta_section_status', { section: 'MailLogger:slow', status: 'completed' })).to.equal(1);
   });
 });

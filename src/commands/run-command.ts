@@ -32,6 +32,8 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
       say(`${level === 'info' ? '' : `${level}: `}[${section}] ${message}`);
     },
     onUpdate: (states) => progress?.render(states),
+    // A long backfill keeps the metrics file current, so a lag can alert before the run ends.
+    onHeartbeat: (states) => writeMetricsFiles(sections, states, (msg) => say(`warning: ${msg}`)),
   });
 
   let signalled: NodeJS.Signals | undefined;
