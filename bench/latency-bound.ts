@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { encodePathSegment } from '../src/api-client.js';
+import { encodePathSegment } from '../src/api/api-client.js';
 import { eventTimeOf, startMockApi, type MockApi, type StreamSelector } from '../src/mock-api/index.js';
 import type { ControlSpec } from './control-client.js';
 import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, writeConfig, type BenchSection } from './support.js';

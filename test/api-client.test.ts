@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { rootCertificates } from 'node:tls';
 import util from 'node:util';
-import { ApiClient, caBundle, encodePathSegment, proxyFromEnv, type ApiClientOptions, type RateGate, type RequestEvent } from '../src/api-client.js';
-import { AbortedError, ApiAuthError, ApiHttpError, ConfigError, MalformedResponseError, NetworkError } from '../src/errors.js';
-import { maskKey } from '../src/mask.js';
-import { networkErrorKind, toNetworkError } from '../src/network-errors.js';
-import { RATE_LIMIT_RETRIES } from '../src/retry-policy.js';
+import { ApiClient, caBundle, encodePathSegment, proxyFromEnv, type ApiClientOptions, type RateGate, type RequestEvent } from '../src/api/api-client.js';
+import { AbortedError, ApiAuthError, ApiHttpError, ConfigError, MalformedResponseError, NetworkError } from '../src/common/errors.js';
+import { maskKey } from '../src/common/mask.js';
+import { networkErrorKind, toNetworkError } from '../src/api/network-errors.js';
+import { RATE_LIMIT_RETRIES } from '../src/api/retry-policy.js';
 
 // A self-signed certificate for 127.0.0.1 (valid for 100 years), used as its own CA.
 const TLS_KEY = `-----BEGIN PRIVATE KEY-----

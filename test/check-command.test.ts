@@ -7,8 +7,8 @@ import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { main } from '../src/cli.js';
-import { maskKey } from '../src/mask.js';
+import { main } from '../src/cli/main.js';
+import { maskKey } from '../src/common/mask.js';
 import { startMockApi, type MockApi } from '../src/mock-api/index.js';
 import { tempDir } from './support/harness.js';
 

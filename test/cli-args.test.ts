@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { main } from '../src/cli.js';
-import { parseTimeValue } from '../src/time-value.js';
+import { main } from '../src/cli/main.js';
+import { parseTimeValue } from '../src/config/time-value.js';
 import { tempDir } from './support/harness.js';
 
 class Capture extends Writable {

@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { basename, join } from 'node:path';
-import { findSection, loadConfig, type LoadedConfig } from '../src/config.js';
-import { CATEGORY_URLS, OPTIONS, OPTION_KEYS, describeOptions } from '../src/config-options.js';
-import { ConfigError, type ConfigIssue } from '../src/errors.js';
-import { dataFileName } from '../src/file-names.js';
-import { parseIni } from '../src/ini-file.js';
+import { findSection, loadConfig, type LoadedConfig } from '../src/config/load-config.js';
+import { CATEGORY_URLS, OPTIONS, OPTION_KEYS, describeOptions } from '../src/config/config-options.js';
+import { ConfigError, type ConfigIssue } from '../src/common/errors.js';
+import { dataFileName } from '../src/config/file-names.js';
+import { parseIni } from '../src/config/ini-file.js';
 
 const NOW = 1_750_000_000;
 const KEY = 'live-key-0123456789abcdef';

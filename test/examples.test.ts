@@ -5,11 +5,11 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { loadConfig, type LoadedConfig } from '../src/config.js';
-import { describeOptions, OPTIONS, isOptionKey } from '../src/config-options.js';
-import { ConfigError } from '../src/errors.js';
-import { dataFileName } from '../src/file-names.js';
-import { strftime } from '../src/strftime.js';
+import { loadConfig, type LoadedConfig } from '../src/config/load-config.js';
+import { describeOptions, OPTIONS, isOptionKey } from '../src/config/config-options.js';
+import { ConfigError } from '../src/common/errors.js';
+import { dataFileName } from '../src/config/file-names.js';
+import { strftime } from '../src/config/strftime.js';
 import { REPO_ROOT, runCli, tempDir, type CliRun } from './support/harness.js';
 
 const EXAMPLES = join(REPO_ROOT, 'examples');
@@ -102,7 +102,7 @@ describe('examples/uzmanposta.ini', () => {
 });
 
 describe('examples/demo.ini', () => {
-  it('loads once src/demo.ts fills in its placeholders', () => {
+  it('loads once src/cli/demo.ts fills in its placeholders', () => {
     const cfg = loadExample(read(EXAMPLES, 'demo.ini'), (t) =>
       t
         .replaceAll('{{KEY}}', 'demo-key-0123456789abcdef')

@@ -8,8 +8,8 @@ import {
   strftimeToRegExp,
   unknownPlaceholders,
   unsupportedDirectives,
-} from '../src/file-names.js';
-import type { SectionConfig } from '../src/section-config.js';
+} from '../src/config/file-names.js';
+import type { SectionConfig } from '../src/config/section-config.js';
 
 describe('file-names', () => {
   // Local time, as the files are named in local time.

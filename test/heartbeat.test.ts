@@ -4,13 +4,13 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadConfig } from '../src/config.js';
-import { Coordinator } from '../src/coordinator.js';
-import { ApiAuthError } from '../src/errors.js';
-import { buildHeartbeat, writeHeartbeat, type Heartbeat } from '../src/heartbeat.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { Coordinator } from '../src/engine/main/coordinator.js';
+import { ApiAuthError } from '../src/common/errors.js';
+import { buildHeartbeat, writeHeartbeat, type Heartbeat } from '../src/reporting/heartbeat.js';
 import { startMockApi } from '../src/mock-api/index.js';
-import type { SectionConfig } from '../src/section-config.js';
-import { emptyMetrics, type SectionMetrics } from '../src/section-metrics.js';
+import type { SectionConfig } from '../src/config/section-config.js';
+import { emptyMetrics, type SectionMetrics } from '../src/engine/shared/section-metrics.js';
 import { tempDir, until } from './support/harness.js';
 import { writeSectionsIni } from './support/sections-ini.js';
 

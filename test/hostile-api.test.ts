@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 
 import { expect } from 'chai';
 
-import { ApiClient } from '../src/api-client.js';
+import { ApiClient } from '../src/api/api-client.js';
 import { eventTimeOf, type MockApi, type MockRecord, type MockStreamSpec } from '../src/mock-api/index.js';
 import { runCli, spawnCli, collect, tempDir, until, type CliRun } from './support/harness.js';
 import {

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { main } from '../src/cli.js';
+import { main } from '../src/cli/main.js';
 import { tempDir } from './support/harness.js';
 
 const KEY = 'list-test-key-0123456789abcdef';

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyRetention } from '../src/log-retention.js';
-import { hasDateTokens, localIsoString, strftime, strftimeParse, strftimeToRegExp } from '../src/strftime.js';
+import { applyRetention } from '../src/storage/log-retention.js';
+import { hasDateTokens, localIsoString, strftime, strftimeParse, strftimeToRegExp } from '../src/config/strftime.js';
 
 describe('strftime', () => {
   const at = new Date(2025, 1, 3, 4, 5, 6, 7); // 3 Feb 2025 04:05:06 local

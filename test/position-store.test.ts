@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { readPosition, writePosition } from '../src/position-store.js';
-import { StateCorruptError, WriteError } from '../src/errors.js';
+import { readPosition, writePosition } from '../src/storage/position-store.js';
+import { StateCorruptError, WriteError } from '../src/common/errors.js';
 
 describe('position-store', () => {
   let dir: string;

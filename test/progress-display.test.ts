@@ -5,11 +5,11 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { SectionState } from '../src/coordinator.js';
+import type { SectionState } from '../src/engine/main/coordinator.js';
 import { startMockApi, type MockStreamSpec } from '../src/mock-api/index.js';
-import { ProgressDisplay, progressLine, type ProgressStream } from '../src/progress-display.js';
-import type { SectionConfig } from '../src/section-config.js';
-import { emptyMetrics } from '../src/section-metrics.js';
+import { ProgressDisplay, progressLine, type ProgressStream } from '../src/reporting/progress-display.js';
+import type { SectionConfig } from '../src/config/section-config.js';
+import { emptyMetrics } from '../src/engine/shared/section-metrics.js';
 import { BIN, runCli, tempDir } from './support/harness.js';
 import { writeSectionsIni } from './support/sections-ini.js';
 

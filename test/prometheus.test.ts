@@ -5,11 +5,11 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SectionState } from '../src/coordinator.js';
+import type { SectionState } from '../src/engine/main/coordinator.js';
 import { startMockApi } from '../src/mock-api/index.js';
-import { renderPrometheus, writeMetricsFiles } from '../src/prometheus.js';
-import type { SectionConfig } from '../src/section-config.js';
-import { emptyMetrics } from '../src/section-metrics.js';
+import { renderPrometheus, writeMetricsFiles } from '../src/reporting/prometheus.js';
+import type { SectionConfig } from '../src/config/section-config.js';
+import { emptyMetrics } from '../src/engine/shared/section-metrics.js';
 import { collect, runCli, spawnCli, tempDir, until } from './support/harness.js';
 import { parsePrometheusText, PromParseError, sampleValue } from './support/prometheus-text.js';
 import { writeSectionsIni } from './support/sections-ini.js';

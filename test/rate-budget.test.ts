@@ -3,7 +3,7 @@
 // headers, and whole simulated runs against a token-bucket service.
 
 import { expect } from 'chai';
-import { CEILING_JITTER_MS, MIN_RATE, RateBudget, rateLimitHeaders, rateLimitInfo, type RateBudgetOptions } from '../src/rate-budget.js';
+import { CEILING_JITTER_MS, MIN_RATE, RateBudget, rateLimitHeaders, rateLimitInfo, type RateBudgetOptions } from '../src/engine/main/rate-budget.js';
 import { simulate } from './support/rate-simulation.js';
 import { VirtualTime } from './support/virtual-time.js';
 

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { startMockApi, type MockApi, type MockApiOptions, type MockRequestLogEntry } from '../src/mock-api/index.js';
 import { runCli, tempDir } from './support/harness.js';
 import { writeSectionsIni, type IniSection } from './support/sections-ini.js';
+import { dayAnchor } from './support/epochs.js';
 
 const KEY = 'shared-key-0123456789abcdef';
 
@@ -35,7 +36,8 @@ function maxInWindow(log: readonly MockRequestLogEntry[], ms: number): number {
 
 describe('rate budget shared by the sections of one key (CLI against the mock)', function () {
   this.timeout(60_000);
-  const end = Math.floor(Date.now() / 1000) - 600;
+  // Noon: the same data at any hour of the run (support/epochs.ts).
+  const end = dayAnchor() + 12 * 3600;
 
   it("a 429 answered to section A pauses section B's requests too, for the Retry-After", async () => {
     const dir = tempDir();

@@ -6,7 +6,7 @@ import {
   parseRetryAfter,
   rateLimitDecision,
   transientRetryWaitMs,
-} from '../src/retry-policy.js';
+} from '../src/api/retry-policy.js';
 
 describe('retry-policy', () => {
   describe('backoffMs', () => {

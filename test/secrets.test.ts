@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { maskKey } from '../src/mask.js';
+import { maskKey } from '../src/common/mask.js';
 import { startMockApi, type MockApi } from '../src/mock-api/index.js';
 import { readStream, runCli, tempDir, type CliRun } from './support/harness.js';
 

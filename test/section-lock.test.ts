@@ -5,8 +5,8 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { expect } from 'chai';
-import { acquireSectionLock, readLockHolder, type LockHolder } from '../src/section-lock.js';
-import { LockHeldError } from '../src/errors.js';
+import { acquireSectionLock, readLockHolder, type LockHolder } from '../src/storage/section-lock.js';
+import { LockHeldError } from '../src/common/errors.js';
 
 const SECTION = 'MailLogger:example.com-in';
 
@@ -32,7 +32,7 @@ describe('section-lock', () => {
   function spawnLocker(env: Record<string, string> = {}): ChildProcess & { lines: string[] } {
     const child = spawn(process.execPath, ['--input-type=module', '-e', LOCKER], {
       stdio: ['pipe', 'pipe', 'inherit'],
-      env: { ...process.env, UZP_LOCK_MODULE: new URL('../src/section-lock.js', import.meta.url).href, UZP_LOCK_PATH: lockPath, ...env },
+      env: { ...process.env, UZP_LOCK_MODULE: new URL('../src/storage/section-lock.js', import.meta.url).href, UZP_LOCK_PATH: lockPath, ...env },
     }) as ChildProcess & { lines: string[] };
     children.push(child);
     child.lines = [];
@@ -176,7 +176,8 @@ describe('section-lock', () => {
     expect(err).to.be.instanceOf(LockHeldError);
     expect(fs.readFileSync(lockPath, 'utf8')).to.equal('');
 
-    const old = new Date(Date.now() - 60_000);
+    // A minute before the lock's own mtime: the file system's clock, not this process's.
+    const old = new Date(fs.statSync(lockPath).mtimeMs - 60_000);
     fs.utimesSync(lockPath, old, old);
     const logs: string[] = [];
     const lock = acquireSectionLock(lockPath, SECTION, (m) => logs.push(m));

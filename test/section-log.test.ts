@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { NetworkError, WriteError } from '../src/errors.js';
-import { maskKey } from '../src/mask.js';
-import { createSectionLog, errorLogEntryFrom, type SectionLogOptions } from '../src/section-log.js';
+import { NetworkError, WriteError } from '../src/common/errors.js';
+import { maskKey } from '../src/common/mask.js';
+import { createSectionLog, errorLogEntryFrom, type SectionLogOptions } from '../src/storage/section-log.js';
 
 // A key shaped like the real ones, with characters that URL-encoding changes,
 // so a leak through an encoded query string would show.

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { expect } from 'chai';
-import { commitWindow, pendingFileFor, recoverPendingCommit, type CommitHooks, type PendingRecord } from '../src/window-commit.js';
-import { readPosition, writePosition } from '../src/position-store.js';
-import { StateCorruptError, WriteError } from '../src/errors.js';
+import { commitWindow, pendingFileFor, recoverPendingCommit, type CommitHooks, type PendingRecord } from '../src/storage/window-commit.js';
+import { readPosition, writePosition } from '../src/storage/position-store.js';
+import { StateCorruptError, WriteError } from '../src/common/errors.js';
 
 const SECTION = 'MailLogger:example.com-in';
 
@@ -358,8 +358,8 @@ function spawnCommitLoop(work: string): ChildProcess {
     env: {
       ...process.env,
       UZP_DIR: work,
-      UZP_COMMIT_MODULE: new URL('../src/window-commit.js', import.meta.url).href,
-      UZP_POSITION_MODULE: new URL('../src/position-store.js', import.meta.url).href,
+      UZP_COMMIT_MODULE: new URL('../src/storage/window-commit.js', import.meta.url).href,
+      UZP_POSITION_MODULE: new URL('../src/storage/position-store.js', import.meta.url).href,
     },
   });
 }

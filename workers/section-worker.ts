@@ -2,12 +2,12 @@
 // needs comes in the task (no state shared with the main thread); it talks
 // back over the task's MessagePort and returns a plain SectionResult.
 
-import { serializeError } from '../src/errors.js';
-import { PortRateGate } from '../src/rate-gate-port.js';
-import { openSectionLog, type SectionLog } from '../src/section-log.js';
-import { runSection } from '../src/section-runner.js';
-import { emptyMetrics } from '../src/section-metrics.js';
-import type { MainMessage, SectionResult, SectionTask, WorkerMessage } from '../src/worker-protocol.js';
+import { serializeError } from '../src/common/errors.js';
+import { PortRateGate } from '../src/engine/worker/rate-gate-port.js';
+import { openSectionLog, type SectionLog } from '../src/storage/section-log.js';
+import { runSection } from '../src/engine/worker/section-runner.js';
+import { emptyMetrics } from '../src/engine/shared/section-metrics.js';
+import type { MainMessage, SectionResult, SectionTask, WorkerMessage } from '../src/engine/shared/worker-protocol.js';
 
 export default async function sectionWorker(task: SectionTask): Promise<SectionResult> {
   const { config: cfg, port } = task;

@@ -4,7 +4,7 @@
 
 import yargs from 'yargs';
 
-import { UsageError } from '../errors.js';
+import { UsageError } from '../common/errors.js';
 import { TYPES_BY_CATEGORY, type MockCategory, type MockStreamSpec } from './dataset.js';
 import { startMockApi, type MockApi } from './server.js';
 

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { Heartbeat } from '../../src/heartbeat.js';
+import type { Heartbeat } from '../../src/reporting/heartbeat.js';
 import { startMockApi, type FaultRequestInfo, type MockApi, type StreamSelector } from '../../src/mock-api/index.js';
 import { collect, readStream, spawnCli, type CliRun } from './harness.js';
 
@@ -247,11 +247,20 @@ export class CrashScenario {
     });
   }
 
-  /** Pending commit records now on disk; with `sinceMs`, only those written since then. */
-  pendingRecords(sinceMs = 0): string[] {
+  /**
+   * Pending commit records now on disk, each with its mtime; with `before`
+   * (an earlier answer), only those written since. Compared with each other,
+   * never with Date.now(): file times come from the file system's clock.
+   */
+  pendingRecords(before?: ReadonlyMap<string, number>): Map<string, number> {
     const dir = join(this.dir, 'positions');
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir).filter((f) => f.endsWith('.pending') && statSync(join(dir, f)).mtimeMs >= sinceMs);
+    const now = new Map<string, number>();
+    if (!existsSync(dir)) return now;
+    for (const f of readdirSync(dir).filter((name) => name.endsWith('.pending'))) {
+      const mtime = statSync(join(dir, f)).mtimeMs;
+      if (before?.get(f) !== mtime) now.set(f, mtime);
+    }
+    return now;
   }
 
   lockFiles(): string[] {
@@ -282,6 +291,7 @@ export class CrashScenario {
    */
   async runAndKill(mode: KillMode, random: () => number): Promise<KillOutcome> {
     const started = Date.now();
+    const pendingBefore = this.pendingRecords();
     const child = this.spawn();
     const result = collect(child);
     let killedAt: number | undefined;
@@ -339,7 +349,7 @@ export class CrashScenario {
       afterMs: (killedAt ?? Date.now()) - started,
       detailsInFlight: killed ? detailsInFlight : 0,
       // Only this run's: a record left by an earlier kill may wait for a section not yet restarted.
-      pendingLeft: killed ? this.pendingRecords(started).length : 0,
+      pendingLeft: killed ? this.pendingRecords(pendingBefore).size : 0,
       ...(killed ? {} : { run }),
     };
   }

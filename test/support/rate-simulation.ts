@@ -3,7 +3,7 @@
 // budget, send, and on a 429 wait its Retry-After before asking again. Runs
 // in virtual time, so a minute of traffic takes milliseconds.
 
-import { RateBudget, type RateBudgetOptions } from '../../src/rate-budget.js';
+import { RateBudget, type RateBudgetOptions } from '../../src/engine/main/rate-budget.js';
 import { VirtualTime } from './virtual-time.js';
 
 export interface SimulationOptions {

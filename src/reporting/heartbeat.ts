@@ -5,10 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { UzpError } from './errors.js';
-import type { SectionConfig } from './section-config.js';
-import type { SectionMetrics } from './section-metrics.js';
-import { maskKey } from './mask.js';
+import type { UzpError } from '../common/errors.js';
+import type { SectionConfig } from '../config/section-config.js';
+import type { SectionMetrics } from '../engine/shared/section-metrics.js';
+import { maskKey } from '../common/mask.js';
 
 export type HeartbeatStatus = 'running' | 'completed' | 'error' | 'stopped' | 'skipped';
 

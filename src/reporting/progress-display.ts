@@ -2,7 +2,7 @@
 // range done, records, rate and ETA. In cron (no TTY) nothing of the sort is
 // drawn: forStream returns undefined, so not one escape code is written.
 
-import type { SectionState } from './coordinator.js';
+import type { SectionState } from '../engine/main/coordinator.js';
 
 export interface ProgressStream {
   write(text: string): unknown;

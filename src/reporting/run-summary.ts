@@ -1,7 +1,7 @@
 // The end-of-run summary: per section and in total, on stdout and in each
 // section's message log.
 
-import type { SectionResult } from './worker-protocol.js';
+import type { SectionResult } from '../engine/shared/worker-protocol.js';
 
 export interface RunTotals {
   sections: number;

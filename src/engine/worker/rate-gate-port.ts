@@ -1,13 +1,13 @@
 // The worker's side of the per-key rate budget: every request attempt asks
 // the main thread for a grant (unless the main thread said the budget is
 // free) and reports how it went. The budget itself
-// lives in the main thread (src/rate-budget.ts) because sections that share
+// lives in the main thread (src/engine/main/rate-budget.ts) because sections that share
 // an API key share the service's limit (API.md) and run in different threads.
 
-import type { RateGate } from './api-client.js';
-import { AbortedError } from './errors.js';
-import { ADMITTED_FLUSH_MS, rateLimitHeaders } from './rate-budget.js';
-import type { RateOutcome, WorkerMessage } from './worker-protocol.js';
+import type { RateGate } from '../../api/api-client.js';
+import { AbortedError } from '../../common/errors.js';
+import { ADMITTED_FLUSH_MS, rateLimitHeaders } from '../main/rate-budget.js';
+import type { RateOutcome, WorkerMessage } from '../shared/worker-protocol.js';
 
 export class PortRateGate implements RateGate {
   private nextId = 1;

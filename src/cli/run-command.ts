@@ -1,16 +1,15 @@
 // `uzmanposta [--all|--section] ...`: collect the selected sections.
 
-import type { CliArgs, CliIo } from '../cli.js';
-import { EXIT } from '../cli.js';
-import { Coordinator } from '../coordinator.js';
-import { formatSummary, sectionLine } from '../run-summary.js';
-import { openSectionLog } from '../section-log.js';
-import { loadFromCli, selectSections } from '../section-selection.js';
-import type { SectionResult } from '../worker-protocol.js';
-import type { SectionConfig } from '../section-config.js';
-import { redact } from '../mask.js';
-import { ProgressDisplay } from '../progress-display.js';
-import { writeMetricsFiles } from '../prometheus.js';
+import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
+import { Coordinator } from '../engine/main/coordinator.js';
+import { formatSummary, sectionLine } from '../reporting/run-summary.js';
+import { openSectionLog } from '../storage/section-log.js';
+import { loadFromCli, selectSections } from './section-selection.js';
+import type { SectionResult } from '../engine/shared/worker-protocol.js';
+import type { SectionConfig } from '../config/section-config.js';
+import { redact } from '../common/mask.js';
+import { ProgressDisplay } from '../reporting/progress-display.js';
+import { writeMetricsFiles } from '../reporting/prometheus.js';
 
 export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   const started = Date.now();

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import lockfile from 'lockfile';
-import { LockHeldError, WriteError } from './errors.js';
+import { LockHeldError, WriteError } from '../common/errors.js';
 import { errnoCode, mkdirDurable } from './durable-fs.js';
 
 export interface LockHolder {
@@ -70,7 +70,12 @@ export function acquireSectionLock(
       throw lockWriteError('cannot read the lock', file, section, err);
     }
     if (!seen) continue; // released between our create and our look: try again
-    const verdict = judge(seen, file, section, graceMs);
+    let verdict: Verdict;
+    try {
+      verdict = judge(seen, file, section, graceMs);
+    } catch (err) {
+      throw lockWriteError('cannot tell the age of the lock (a probe file beside it failed)', file, section, err);
+    }
     if (verdict.held) throw verdict.error;
     options.beforeTakeover?.();
     let removed: boolean;
@@ -162,7 +167,8 @@ type Verdict = { held: true; error: LockHeldError } | { held: false; reason: str
 function judge(seen: SeenLock, file: string, section: string, graceMs: number): Verdict {
   const holder = parseHolder(seen.raw);
   if (!holder) {
-    const ageMs = Date.now() - seen.mtimeMs;
+    // The file's mtime is on the file system's clock (an NFS server's, say), not this process's.
+    const ageMs = fileSystemNowMs(path.dirname(file)) - seen.mtimeMs;
     if (ageMs > graceMs) {
       return { held: false, reason: `it holds no owner record and is ${Math.round(ageMs / 1000)} s old (its creator died before writing it)` };
     }
@@ -244,6 +250,22 @@ function setAside(file: string, seen: SeenLock, log: (msg: string) => void): boo
     log(`lock ${file} changed hands while a stale lock was being removed; the displaced lock is kept as ${aside}`);
   }
   return false;
+}
+
+/**
+ * "Now" on the clock that stamps files in `dir`: the mtime of a file created
+ * there this instant. Comparing a file's mtime with Date.now() would mix two
+ * clocks (a file server's and this host's, or a faked process clock).
+ */
+function fileSystemNowMs(dir: string): number {
+  const probe = path.join(dir, `.clock-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}`);
+  const fd = fs.openSync(probe, 'wx');
+  try {
+    return fs.fstatSync(fd).mtimeMs;
+  } finally {
+    fs.closeSync(fd);
+    fs.unlinkSync(probe);
+  }
 }
 
 function parseHolder(raw: string): LockHolder | undefined {

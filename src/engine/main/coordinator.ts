@@ -4,13 +4,13 @@
 
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { deserializeError, LockHeldError, serializeError, UzpError, WorkerCrashError } from './errors.js';
-import { writeHeartbeat, type HeartbeatStatus } from './heartbeat.js';
+import { deserializeError, LockHeldError, serializeError, UzpError, WorkerCrashError } from '../../common/errors.js';
+import { writeHeartbeat, type HeartbeatStatus } from '../../reporting/heartbeat.js';
 import { RateBudget } from './rate-budget.js';
-import type { SectionConfig } from './section-config.js';
-import { acquireSectionLock, type SectionLock } from './section-lock.js';
-import { emptyMetrics, type SectionMetrics } from './section-metrics.js';
-import type { MainMessage, RunRange, SectionResult, SectionTask, WorkerMessage } from './worker-protocol.js';
+import type { SectionConfig } from '../../config/section-config.js';
+import { acquireSectionLock, type SectionLock } from '../../storage/section-lock.js';
+import { emptyMetrics, type SectionMetrics } from '../shared/section-metrics.js';
+import type { MainMessage, RunRange, SectionResult, SectionTask, WorkerMessage } from '../shared/worker-protocol.js';
 
 export interface CoordinatorOptions {
   sections: SectionConfig[];
@@ -34,7 +34,7 @@ export interface SectionState {
   error?: UzpError;
 }
 
-const WORKER_FILE = new URL('../workers/section-worker.js', import.meta.url);
+const WORKER_FILE = new URL('../../../workers/section-worker.js', import.meta.url);
 
 export class Coordinator {
   private readonly opts: CoordinatorOptions;

@@ -11,8 +11,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, type ConfigIssue } from './errors.js';
-import { maskKey } from './mask.js';
+import { ConfigError, type ConfigIssue } from '../common/errors.js';
+import { maskKey } from '../common/mask.js';
 import { TYPES_BY_CATEGORY, type Category, type SectionConfig } from './section-config.js';
 import {
   CATEGORIES,

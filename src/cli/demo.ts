@@ -5,8 +5,8 @@
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { main } from './cli.js';
-import { startMockApi } from './mock-api/index.js';
+import { main } from './main.js';
+import { startMockApi } from '../mock-api/index.js';
 
 const KEY = 'demo-key-0123456789abcdef';
 const DOMAIN = 'example.com';
@@ -31,7 +31,7 @@ async function demo(): Promise<number> {
     ],
   });
   try {
-    const template = readFileSync(new URL('../../examples/demo.ini', import.meta.url), 'utf8');
+    const template = readFileSync(new URL('../../../examples/demo.ini', import.meta.url), 'utf8');
     const ini = template
       .replaceAll('{{KEY}}', KEY)
       .replaceAll('{{START}}', String(start))

@@ -5,8 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { SectionState } from './coordinator.js';
-import type { SectionConfig } from './section-config.js';
+import type { SectionState } from '../engine/main/coordinator.js';
+import type { SectionConfig } from '../config/section-config.js';
 
 interface Family {
   name: string;

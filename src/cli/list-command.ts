@@ -1,12 +1,11 @@
 // `uzmanposta --list`: the sections of the config and where each stands.
 // Exit 1 when a position file cannot be read, as a run would stop that section.
 
-import type { CliArgs, CliIo } from '../cli.js';
-import { EXIT } from '../cli.js';
-import { redact } from '../mask.js';
-import { readPosition } from '../position-store.js';
-import { loadFromCli } from '../section-selection.js';
-import { formatTable } from '../text-table.js';
+import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
+import { redact } from '../common/mask.js';
+import { readPosition } from '../storage/position-store.js';
+import { loadFromCli } from './section-selection.js';
+import { formatTable } from './text-table.js';
 
 export async function listCommand(args: CliArgs, io: CliIo): Promise<number> {
   const cfg = loadFromCli(args.config, io.env);

@@ -15,7 +15,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { StateCorruptError, WriteError } from './errors.js';
+import { StateCorruptError, WriteError } from '../common/errors.js';
 import { appendDurable, errnoCode, removeDurable, truncateDurable, writeFileAtomicDurable } from './durable-fs.js';
 import { readPosition, writePosition } from './position-store.js';
 

@@ -8,37 +8,15 @@
 
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import { ConfigError, UsageError, UzpError } from './errors.js';
-import { parseTimeValue } from './time-value.js';
-import { runCommand } from './commands/run-command.js';
-import { listCommand } from './commands/list-command.js';
-import { checkCommand } from './commands/check-command.js';
-
-export interface CliIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream;
-  env: Record<string, string | undefined>;
-  /** Installs SIGINT/SIGTERM handlers for graceful stop; off in tests that call main directly. */
-  handleSignals: boolean;
-}
-
-export interface CliArgs {
-  config: string;
-  section?: string;
-  all: boolean;
-  parallel: boolean;
-  maxWorkers: number;
-  list: boolean;
-  check: boolean;
-  online: boolean;
-  startTime?: number;
-  endTime?: number;
-}
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+import { ConfigError, UsageError, UzpError } from '../common/errors.js';
+import { parseTimeValue } from '../config/time-value.js';
+import { runCommand } from './run-command.js';
+import { listCommand } from './list-command.js';
+import { checkCommand } from './check-command.js';
+import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
 
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 

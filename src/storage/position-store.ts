@@ -4,7 +4,7 @@
 // silently restarting from start_time would duplicate or skip records.
 
 import fs from 'node:fs';
-import { StateCorruptError, WriteError } from './errors.js';
+import { StateCorruptError, WriteError } from '../common/errors.js';
 import { errnoCode, writeFileAtomicDurable } from './durable-fs.js';
 
 const POSITION_TEXT = /^[0-9]+$/;

@@ -14,8 +14,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { WriteError } from './errors.js';
-import { hasDateTokens, strftime, strftimeParse, strftimeToRegExp } from './strftime.js';
+import { WriteError } from '../common/errors.js';
+import { hasDateTokens, strftime, strftimeParse, strftimeToRegExp } from '../config/strftime.js';
 
 export interface RetentionResult {
   /** Absolute paths removed. */

@@ -4,17 +4,17 @@
 //
 // Runs inside a worker thread; everything it needs arrives in its arguments.
 
-import { ApiClient, type RateGate, type RequestEvent } from './api-client.js';
-import { AbortedError, ApiAuthError, UzpError, WindowGivenUpError, serializeError } from './errors.js';
+import { ApiClient, type RateGate, type RequestEvent } from '../../api/api-client.js';
+import { AbortedError, ApiAuthError, UzpError, WindowGivenUpError, serializeError } from '../../common/errors.js';
 import { eventTime } from './event-time.js';
-import { dataFileName } from './file-names.js';
-import { readPosition, writePosition } from './position-store.js';
-import type { SectionConfig } from './section-config.js';
-import type { SectionLog } from './section-log.js';
-import { MetricsRecorder } from './section-metrics.js';
-import { commitWindow, recoverPendingCommit } from './window-commit.js';
+import { dataFileName } from '../../config/file-names.js';
+import { readPosition, writePosition } from '../../storage/position-store.js';
+import type { SectionConfig } from '../../config/section-config.js';
+import type { SectionLog } from '../../storage/section-log.js';
+import { MetricsRecorder } from '../shared/section-metrics.js';
+import { commitWindow, recoverPendingCommit } from '../../storage/window-commit.js';
 import { bisect, capQuarantineStart, planWindows, windowLength, type Window } from './window-plan.js';
-import type { RunRange, SectionResult, WorkerMessage } from './worker-protocol.js';
+import type { RunRange, SectionResult, WorkerMessage } from '../shared/worker-protocol.js';
 
 export interface SectionRunOptions {
   config: SectionConfig;

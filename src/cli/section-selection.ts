@@ -2,9 +2,9 @@
 // [MailLogger:*] section when the file holds nothing else.
 
 import { resolve } from 'node:path';
-import { UsageError } from './errors.js';
-import { findSection, loadConfig, type LoadedConfig } from './config.js';
-import type { SectionConfig } from './section-config.js';
+import { UsageError } from '../common/errors.js';
+import { findSection, loadConfig, type LoadedConfig } from '../config/load-config.js';
+import type { SectionConfig } from '../config/section-config.js';
 
 export function loadFromCli(configPath: string, env: Record<string, string | undefined>): LoadedConfig {
   // The config path is the one thing resolved against the working directory;

@@ -6,17 +6,16 @@
 
 import fs from 'node:fs';
 import { dirname } from 'node:path';
-import type { CliArgs, CliIo } from '../cli.js';
-import { EXIT } from '../cli.js';
-import { ApiClient } from '../api-client.js';
-import { NetworkError, UzpError } from '../errors.js';
-import { maskKey, redact } from '../mask.js';
-import { readPosition } from '../position-store.js';
-import type { SectionConfig } from '../section-config.js';
-import { readLockHolder } from '../section-lock.js';
-import { loadFromCli, selectSections } from '../section-selection.js';
-import { pendingFileFor } from '../window-commit.js';
-import { capQuarantineStart } from '../window-plan.js';
+import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
+import { ApiClient } from '../api/api-client.js';
+import { NetworkError, UzpError } from '../common/errors.js';
+import { maskKey, redact } from '../common/mask.js';
+import { readPosition } from '../storage/position-store.js';
+import type { SectionConfig } from '../config/section-config.js';
+import { readLockHolder } from '../storage/section-lock.js';
+import { loadFromCli, selectSections } from './section-selection.js';
+import { pendingFileFor } from '../storage/window-commit.js';
+import { capQuarantineStart } from '../engine/worker/window-plan.js';
 
 /** The probe asks for one minute that ended a minute ago: small, and already indexed by the service. */
 const PROBE_SPAN = 60;

@@ -4,7 +4,7 @@
 
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
-import { NetworkError, type NetworkErrorKind } from './errors.js';
+import { NetworkError, type NetworkErrorKind } from '../common/errors.js';
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);

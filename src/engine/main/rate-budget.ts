@@ -31,7 +31,7 @@
 //   absorbs the variable delay between a grant here and the request leaving
 //   its worker, so the service also sees at most `rate_limit` in any second.
 
-import type { RateOutcome } from './worker-protocol.js';
+import type { RateOutcome } from '../shared/worker-protocol.js';
 
 export interface BudgetTimers {
   set(fn: () => void, ms: number): unknown;
@@ -78,7 +78,7 @@ export const MAX_PAUSE_MS = 600_000;
 export const CEILING_JITTER_MS = 25;
 /** Timer lateness made up for by the next grant; part of the CEILING_JITTER_MS slack. */
 const LATE_GRANT_MS = 5;
-/** Workers flush admission counts at least this often (src/rate-gate-port.ts). */
+/** Workers flush admission counts at least this often (src/engine/worker/rate-gate-port.ts). */
 export const ADMITTED_FLUSH_MS = 100;
 /** How long after a 429 its cut is decided: once every worker's admissions up to it have arrived. */
 const CUT_DELAY_MS = ADMITTED_FLUSH_MS + 50;

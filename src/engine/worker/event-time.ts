@@ -1,7 +1,7 @@
 // Which field of a record is its event time (API.md, "Records and event time").
 // The event time orders the output and moves the position.
 
-import type { Category } from './section-config.js';
+import type { Category } from '../../config/section-config.js';
 
 /** Unix seconds of the record's event time, or undefined when it has none usable. */
 export function eventTime(category: Category, record: unknown): number | undefined {

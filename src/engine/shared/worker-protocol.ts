@@ -2,8 +2,8 @@
 // thread. Every message carries a `type` tag; receivers switch on it with a
 // loud default so a new message kind cannot be silently ignored.
 
-import type { SerializedError } from './errors.js';
-import type { SectionConfig } from './section-config.js';
+import type { SerializedError } from '../../common/errors.js';
+import type { SectionConfig } from '../../config/section-config.js';
 import type { SectionMetrics } from './section-metrics.js';
 
 /** What to collect: the cron range (saved position → now − end_delay) or a one-off backfill. */

@@ -25,8 +25,8 @@ import {
   MalformedResponseError,
   UzpError,
   type ErrorContext,
-} from './errors.js';
-import { redact } from './mask.js';
+} from '../common/errors.js';
+import { redact } from '../common/mask.js';
 import { networkErrorKind, toNetworkError } from './network-errors.js';
 import { parseRetryAfter, rateLimitDecision, transientRetryWaitMs, type RetryAfter } from './retry-policy.js';
 

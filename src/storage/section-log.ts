@@ -17,11 +17,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import winston from 'winston';
 import Transport from 'winston-transport';
-import { WriteError, isUzpError } from './errors.js';
-import { maskKey, redact } from './mask.js';
+import { WriteError, isUzpError } from '../common/errors.js';
+import { maskKey, redact } from '../common/mask.js';
 import { applyRetention, type RetentionResult } from './log-retention.js';
-import { localIsoString, strftime } from './strftime.js';
-import type { SectionConfig } from './section-config.js';
+import { localIsoString, strftime } from '../config/strftime.js';
+import type { SectionConfig } from '../config/section-config.js';
 
 export interface SectionLogOptions {
   section: string;

@@ -1,4 +1,4 @@
-// The resolved, validated settings of one section: what src/config.ts produces
+// The resolved, validated settings of one section: what src/config/load-config.ts produces
 // from the INI and what a worker receives in its task. Plain data only (it
 // crosses postMessage). Paths are absolute; relative ones in the INI resolve
 // against the config file's directory, never the working directory.
