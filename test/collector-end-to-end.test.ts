@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMockApi, type MockApi, type MockApiOptions, type StreamSelector } from '../src/mock-api/index.js';
 import { collect, readStream, runCli, spawnCli, tempDir, until } from './support/harness.js';
+import { onCleanup } from './support/cleanup.js';
 
 const KEY = 'e2e-key-5f0c1d2e3a4b5c6d7e8f';
 
@@ -32,7 +33,7 @@ async function mockFor(streams: StreamCase[], from: number, to: number, extra: P
     streams: streams.map((s) => ({ key: KEY, ...s.stream, perMinute: s.stream.category === 'mail' ? 30 : 20 })),
     ...extra,
   });
-  after(() => mock.close());
+  onCleanup(() => mock.close());
   return mock;
 }
 
@@ -102,7 +103,7 @@ describe('collector end to end (CLI child process against the mock API)', functi
         rangeEnds,
         streams: streams.map((s) => ({ key: KEY, ...s.stream, perMinute: 150 })),
       });
-      after(() => mock.close());
+      onCleanup(() => mock.close());
       const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 7 });
       const run = await runCli(['--config', config, '--all'], { cwd: dir });
       expect(run.code, run.stderr).to.equal(0);
@@ -115,7 +116,7 @@ describe('collector end to end (CLI child process against the mock API)', functi
     const streams = ALL_STREAMS.filter((s) => s.section === 'quar');
     const start = now - 3600;
     const mock = await startMockApi({ seed: 3, from: start - 60, to: now + 60, pageSize: 25, streams: [{ key: KEY, ...streams[0]!.stream, perMinute: 120 }] });
-    after(() => mock.close());
+    onCleanup(() => mock.close());
     const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 300, max_records_per_page: 25 });
     const run = await runCli(['--config', config, '--all'], { cwd: dir });
     expect(run.code, run.stderr).to.equal(0);
@@ -138,7 +139,7 @@ describe('collector end to end (CLI child process against the mock API)', functi
       recordsWithoutTimeRatio: 0.2,
       streams: [{ key: KEY, ...streams[0]!.stream, perMinute: 90 }],
     });
-    after(() => mock.close());
+    onCleanup(() => mock.close());
     const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 5 });
     const run = await runCli(['--config', config, '--all'], { cwd: dir });
     expect(run.code, run.stderr).to.equal(0);

@@ -13,10 +13,11 @@ import { expect } from 'chai';
 import { CrashScenario, describeChecks, type CampaignReport, type CrashScenarioOptions } from './support/crash-scenario.js';
 import { readLockHolder } from '../src/storage/section-lock.js';
 import { collect, runCli, tempDir, until } from './support/harness.js';
+import { onCleanup } from './support/cleanup.js';
 
 async function campaign(opts: Omit<CrashScenarioOptions, 'dir'>, kills: number, seed: number): Promise<{ report: CampaignReport; scenario: CrashScenario }> {
   const scenario = await CrashScenario.create({ dir: tempDir('uzp-crash-'), ...opts });
-  after(() => scenario.close());
+  onCleanup(() => scenario.close());
   const report = await scenario.campaign({ kills, seed });
   return { report, scenario };
 }
@@ -73,7 +74,7 @@ describe('section locks across real CLI processes', function () {
       latencyMs: 200, // the holder stays busy for as long as the test needs
       runArgs: ['--all', '--parallel', '--max-workers', '2'],
     });
-    after(() => scenario.close());
+    onCleanup(() => scenario.close());
     const holder = scenario.spawn();
     const holderRun = collect(holder);
     const pid = holder.pid;

@@ -13,6 +13,7 @@ import type { SectionConfig } from '../src/config/section-config.js';
 import { emptyMetrics, type SectionMetrics } from '../src/engine/shared/section-metrics.js';
 import { tempDir, until } from './support/harness.js';
 import { writeSectionsIni } from './support/sections-ini.js';
+import { onCleanup } from './support/cleanup.js';
 
 const KEY = 'heartbeat-key-0123456789abcdef';
 
@@ -82,7 +83,7 @@ describe('heartbeat', () => {
       const start = end - 10 * 60;
       const stream = { key: KEY, domain: 'hb.test', category: 'mail' as const, type: 'incominglog', perMinute: 20 };
       const mock = await startMockApi({ seed: 2, from: start - 60, to: end + 60, streams: [stream], faults: { latencyMs: 15 } });
-      after(() => mock.close());
+      onCleanup(() => mock.close());
       const [cfg] = loadConfig(writeSectionsIni(dir, mock, [{ name: 'hb', stream }], { split_interval: 60 })).sections;
       if (!cfg) throw new Error('no section');
       const coordinator = new Coordinator({ sections: [cfg], range: { from: start, to: end }, concurrency: 1, notify: () => undefined, heartbeatIntervalMs: 100 });

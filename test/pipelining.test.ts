@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startMockApi, type MockRequestLogEntry } from '../src/mock-api/index.js';
 import { readStream, runCli, tempDir } from './support/harness.js';
 import { writeSectionsIni } from './support/sections-ini.js';
+import { onCleanup } from './support/cleanup.js';
 
 const KEY = 'pipeline-key-0123456789abcd';
 
@@ -21,7 +22,7 @@ describe('pipelining: lists ahead of details (CLI against the mock)', function (
     const start = end - 5 * split;
     const stream = { key: KEY, domain: 'p.test', category: 'mail' as const, type: 'incominglog', perMinute: 24 };
     const mock = await startMockApi({ seed: 8, from: start - 60, to: end + 60, streams: [stream], faults: { latencyMs: 25 } });
-    after(() => mock.close());
+    onCleanup(() => mock.close());
     const config = writeSectionsIni(dir, mock, [{ name: 'p', stream }], { split_interval: split, max_parallel_details: 2 });
     const run = await runCli(['--config', config, '--section', 'p', '--start-time', String(start), '--end-time', String(end)], { cwd: dir });
     expect(run.code, run.stderr).to.equal(0);

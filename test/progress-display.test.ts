@@ -12,6 +12,7 @@ import type { SectionConfig } from '../src/config/section-config.js';
 import { emptyMetrics } from '../src/engine/shared/section-metrics.js';
 import { BIN, runCli, tempDir } from './support/harness.js';
 import { writeSectionsIni } from './support/sections-ini.js';
+import { onCleanup } from './support/cleanup.js';
 
 const ESC = '\x1b';
 
@@ -100,7 +101,7 @@ describe('progress display', () => {
     async function setup(): Promise<{ dir: string; config: string }> {
       const dir = tempDir();
       const mock = await startMockApi({ seed: 12, from: start - 60, to: end + 60, streams: [stream], faults: { latencyMs: 10 } });
-      after(() => mock.close());
+      onCleanup(() => mock.close());
       return { dir, config: writeSectionsIni(dir, mock, [{ name: 'p', stream }], { split_interval: 120 }) };
     }
 

@@ -13,6 +13,7 @@ import { emptyMetrics } from '../src/engine/shared/section-metrics.js';
 import { collect, runCli, spawnCli, tempDir, until } from './support/harness.js';
 import { parsePrometheusText, PromParseError, sampleValue } from './support/prometheus-text.js';
 import { writeSectionsIni } from './support/sections-ini.js';
+import { onCleanup } from './support/cleanup.js';
 
 function state(section: string, status: SectionState['status'], metrics: Partial<SectionState['metrics']>, metricsFile = ''): SectionState {
   const config = { section, domain: 'example.com', category: 'mail', type: 'incominglog', metricsFile } as SectionConfig;
@@ -146,7 +147,7 @@ describe('Prometheus metrics_file', () => {
     const start = end - 1800;
     const good = { key: 'prom-key-0123456789abcdef', domain: 'good.test', category: 'authentication' as const, perMinute: 20 };
     const mock = await startMockApi({ seed: 6, from: start - 60, to: end + 60, streams: [good] });
-    after(() => mock.close());
+    onCleanup(() => mock.close());
     const config = writeSectionsIni(
       dir,
       mock,
@@ -179,7 +180,7 @@ describe('Prometheus metrics_file', () => {
     const slow = { key: 'prom-key-0123456789abcdef', domain: 'slow.test', category: 'authentication' as const, perMinute: 5 };
     // Many small windows, each answered slowly: the run lasts well past two heartbeats.
     const mock = await startMockApi({ seed: 8, from: start - 60, to: end + 60, streams: [slow], faults: { latencyMs: 30 } });
-    after(() => mock.close());
+    onCleanup(() => mock.close());
     const config = writeSectionsIni(dir, mock, [{ name: 'slow', stream: slow }], { metrics_file: 'metrics/uzmanposta.prom', split_interval: 60 });
     const child = spawnCli(['--config', config, '--all', '--start-time', String(start), '--end-time', String(end)], { cwd: dir });
     const exited = collect(child);

@@ -8,12 +8,13 @@ import { startMockApi, type MockApi, type MockApiOptions, type MockRequestLogEnt
 import { runCli, tempDir } from './support/harness.js';
 import { writeSectionsIni, type IniSection } from './support/sections-ini.js';
 import { dayAnchor } from './support/epochs.js';
+import { onCleanup } from './support/cleanup.js';
 
 const KEY = 'shared-key-0123456789abcdef';
 
 async function mock(opts: MockApiOptions): Promise<MockApi> {
   const api = await startMockApi(opts);
-  after(() => api.close());
+  onCleanup(() => api.close());
   return api;
 }
 

@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { CrashScenario, describeChecks, type CrashScenarioOptions } from './support/crash-scenario.js';
 import { collect, tempDir, until, type CliRun } from './support/harness.js';
+import { onCleanup } from './support/cleanup.js';
 
 async function busyScenario(opts: Partial<CrashScenarioOptions> & Pick<CrashScenarioOptions, 'runArgs'>): Promise<CrashScenario> {
   // Slow answers: the run is far from done when the signal comes.
@@ -21,7 +22,7 @@ async function busyScenario(opts: Partial<CrashScenarioOptions> & Pick<CrashScen
     latencyMs: 100,
     ...opts,
   });
-  after(() => scenario.close());
+  onCleanup(() => scenario.close());
   return scenario;
 }
 
