@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startMockApi, type MockApi, type MockApiOptions, type StreamSelector } from '../src/mock-api/index.js';
 import { collect, readStream, runCli, spawnCli, tempDir, until } from './support/harness.js';
 import { onCleanup } from './support/cleanup.js';
+import { dayAnchor } from './support/epochs.js';
 
 const KEY = 'e2e-key-5f0c1d2e3a4b5c6d7e8f';
 
@@ -42,8 +43,16 @@ function sectionIni(s: StreamCase, mock: MockApi): string {
   return [`[MailLogger:${s.section}]`, `domain = ${s.stream.domain}`, `category = ${s.stream.category}`, s.stream.type ? `type = ${s.stream.type}` : '', `url = ${url}`, ''].join('\n');
 }
 
+/**
+ * Where the data ends: a fixed time of day (support/epochs.ts), so every run
+ * sees the same records at any hour. Cron-style runs (no --end-time) stop at
+ * END - end_delay; writeConfig sets end_delay so that this is END.
+ */
+const END = dayAnchor() + 12 * 3600;
+
 function writeConfig(dir: string, streams: StreamCase[], mock: MockApi, defaults: Record<string, string | number>): string {
-  const lines = ['[DEFAULT]', `api_key = ${KEY}`, 'list_sleep_time = 0.01', 'detail_sleep_time = 0.01', 'max_parallel_details = 4'];
+  const endDelay = Math.floor(Date.now() / 1000) - END;
+  const lines = ['[DEFAULT]', `api_key = ${KEY}`, 'list_sleep_time = 0.01', 'detail_sleep_time = 0.01', 'max_parallel_details = 4', `end_delay = ${endDelay}`];
   for (const [k, v] of Object.entries(defaults)) lines.push(`${k} = ${v}`);
   const path = join(dir, 'uzmanposta.ini');
   writeFileSync(path, lines.join('\n') + '\n\n' + streams.map((s) => sectionIni(s, mock)).join('\n'), { mode: 0o600 });
@@ -64,12 +73,11 @@ function expectExactly(dir: string, s: StreamCase, mock: MockApi, from: number, 
 
 describe('collector end to end (CLI child process against the mock API)', function () {
   this.timeout(120_000);
-  const now = Math.floor(Date.now() / 1000);
 
   it('collects mail in/out with details, quarantine, hold and authentication with --all --parallel: exactly the ground truth', async () => {
     const dir = tempDir();
-    const start = now - 3 * 3600;
-    const mock = await mockFor(ALL_STREAMS, start - 3600, now + 3600, { hostileQueueIds: true, detailMissingRatio: 0.1 });
+    const start = END - 3 * 3600;
+    const mock = await mockFor(ALL_STREAMS, start - 3600, END + 3600, { hostileQueueIds: true, detailMissingRatio: 0.1 });
     const config = writeConfig(dir, ALL_STREAMS, mock, { start_time: start, split_interval: 600 });
 
     const run = await runCli(['--config', config, '--all', '--parallel', '--max-workers', '3'], { cwd: dir });
@@ -78,7 +86,8 @@ describe('collector end to end (CLI child process against the mock API)', functi
 
     for (const s of ALL_STREAMS) {
       const end = position(dir, s.section);
-      expect(end, `${s.section} ends end_delay (60 s) behind now`).to.be.within(now - 60, now - 60 + 120);
+      // end_delay was set so that a run's end is END; the run started a little after the config was written.
+      expect(end, `${s.section} ends end_delay behind now`).to.be.within(END, END + 120);
       expectExactly(dir, s, mock, start, end);
     }
     // Details replaced the summaries, except where the API has none (404).
@@ -94,12 +103,12 @@ describe('collector end to end (CLI child process against the mock API)', functi
     it(`writes boundary records exactly once when the API includes ${rangeEnds === 'both' ? 'both range ends' : `only the ${rangeEnds}`}`, async () => {
       const dir = tempDir();
       const streams = ALL_STREAMS.filter((s) => s.section === 'auth' || s.section === 'in');
-      const start = now - 1200;
+      const start = END - 1200;
       // Many records per second and 7-second windows: most window edges fall on a second with records.
       const mock = await startMockApi({
         seed: 9,
         from: start - 600,
-        to: now + 600,
+        to: END + 600,
         rangeEnds,
         streams: streams.map((s) => ({ key: KEY, ...s.stream, perMinute: 150 })),
       });
@@ -114,8 +123,8 @@ describe('collector end to end (CLI child process against the mock API)', functi
   it('bisects full pages until every record of the window is fetched', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'quar');
-    const start = now - 3600;
-    const mock = await startMockApi({ seed: 3, from: start - 60, to: now + 60, pageSize: 25, streams: [{ key: KEY, ...streams[0]!.stream, perMinute: 120 }] });
+    const start = END - 3600;
+    const mock = await startMockApi({ seed: 3, from: start - 60, to: END + 60, pageSize: 25, streams: [{ key: KEY, ...streams[0]!.stream, perMinute: 120 }] });
     onCleanup(() => mock.close());
     const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 300, max_records_per_page: 25 });
     const run = await runCli(['--config', config, '--all'], { cwd: dir });
@@ -130,11 +139,11 @@ describe('collector end to end (CLI child process against the mock API)', functi
   it('writes records without an event time once each, even where two requests overlap', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'quar');
-    const start = now - 1800;
+    const start = END - 1800;
     const mock = await startMockApi({
       seed: 5,
       from: start - 60,
-      to: now + 60,
+      to: END + 60,
       rangeEnds: 'both',
       recordsWithoutTimeRatio: 0.2,
       streams: [{ key: KEY, ...streams[0]!.stream, perMinute: 90 }],
@@ -165,10 +174,10 @@ describe('collector end to end (CLI child process against the mock API)', functi
   it('resumes from the saved position: a second run continues where the first stopped, nothing twice', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'out' || s.section === 'auth');
-    const start = now - 7200;
-    const mock = await mockFor(streams, start - 600, now + 600);
+    const start = END - 7200;
+    const mock = await mockFor(streams, start - 600, END + 600);
     const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 300 });
-    const middle = now - 3600;
+    const middle = END - 3600;
 
     const first = await runCli(['--config', config, '--all', '--start-time', String(start), '--end-time', String(middle)], { cwd: dir });
     expect(first.code, first.stderr).to.equal(0);
@@ -185,9 +194,9 @@ describe('collector end to end (CLI child process against the mock API)', functi
   it('resumes an interrupted backfill with the same command, and a finished one fetches nothing', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'auth');
-    const start = now - 4 * 3600;
-    const end = now - 3600;
-    const mock = await mockFor(streams, start - 600, now, { faults: { latencyMs: 5 } });
+    const start = END - 4 * 3600;
+    const end = END - 3600;
+    const mock = await mockFor(streams, start - 600, END, { faults: { latencyMs: 5 } });
     const config = writeConfig(dir, streams, mock, { split_interval: 60 });
     const args = ['--config', config, '--start-time', String(start), '--end-time', String(end)];
 
@@ -215,8 +224,8 @@ describe('collector end to end (CLI child process against the mock API)', functi
   it('retries 429 and 5xx answers and still writes exactly the ground truth', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'in' || s.section === 'quar');
-    const start = now - 3600;
-    const mock = await mockFor(streams, start - 600, now + 600, { faults: { retryAfter: 0, status5xx: 0.1 } });
+    const start = END - 3600;
+    const mock = await mockFor(streams, start - 600, END + 600, { faults: { retryAfter: 0, status5xx: 0.1 } });
     // A burst of 429s first (as a quota hit looks), 5xx at random throughout.
     mock.failNext(6, 429);
     const config = writeConfig(dir, streams, mock, { start_time: start, split_interval: 600 });
@@ -231,20 +240,21 @@ describe('collector end to end (CLI child process against the mock API)', functi
   it('stops a section at once on 401 with a message naming it, exit 1, without retrying', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'auth');
-    const mock = await mockFor(streams, now - 3600, now);
-    const config = writeConfig(dir, streams, mock, { start_time: now - 1800 });
+    const mock = await mockFor(streams, END - 3600, END);
+    const config = writeConfig(dir, streams, mock, { start_time: END - 1800 });
     writeFileSync(config, readFileSync(config, 'utf8').replace(KEY, 'wrong-key-0000000000000000'));
     const run = await runCli(['--config', config], { cwd: dir });
     expect(run.code).to.equal(1);
-    expect(run.stderr).to.include('MailLogger:auth');
-    expect(run.stderr).to.match(/api_key/);
+    expect(run.stderr).to.include('section MailLogger:auth: the API refused the key with HTTP 401; check api_key');
+    expect(run.stderr, 'the key is never echoed').not.to.include('wrong-key-0000000000000000');
+    expect(run.stdout).to.match(/MailLogger:auth: failed/);
     expect(mock.stats().log.length, 'one request, no retries').to.equal(1);
   });
 
   it('rejects an invalid config with exit 2, every problem listed, nothing fetched', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'auth');
-    const mock = await mockFor(streams, now - 3600, now);
+    const mock = await mockFor(streams, END - 3600, END);
     const path = join(dir, 'bad.ini');
     writeFileSync(
       path,
@@ -252,7 +262,14 @@ describe('collector end to end (CLI child process against the mock API)', functi
     );
     const run = await runCli(['--config', path, '--all'], { cwd: dir });
     expect(run.code).to.equal(2);
-    for (const word of ['MailLogger:a', 'MailLogger:b', 'type', 'split_interval', 'api_key', 'category']) expect(run.stderr).to.include(word);
+    // Each problem on its own line, naming section, option and value.
+    const errors = run.stderr.split('\n').filter((l) => l.trimStart().startsWith('error: '));
+    expect(errors, run.stderr).to.have.length(4);
+    expect(run.stderr).to.include('has 4 errors');
+    expect(errors.some((l) => l.includes('[MailLogger:a] split_interval = "soon": must be an integer'))).to.equal(true);
+    expect(errors.some((l) => l.includes('[MailLogger:a] type = "hold": must be one of incominglog, outgoinglog'))).to.equal(true);
+    expect(errors.some((l) => l.includes('[MailLogger:b] category = "weather": must be one of'))).to.equal(true);
+    expect(errors.some((l) => l.includes('[MailLogger:b] api_key') && l.includes('placeholder YOUR_API_KEY_HERE'))).to.equal(true);
     expect(mock.stats().log.length).to.equal(0);
   });
 
@@ -263,8 +280,8 @@ describe('collector end to end (CLI child process against the mock API)', functi
     mkdirSync(elsewhere);
     mkdirSync(confDir);
     const streams = ALL_STREAMS.filter((s) => s.section === 'hold');
-    const start = now - 1800;
-    const mock = await mockFor(streams, start - 600, now + 600);
+    const start = END - 1800;
+    const mock = await mockFor(streams, start - 600, END + 600);
     writeConfig(confDir, streams, mock, { start_time: start });
     const run = await runCli(['--config', '../conf/uzmanposta.ini'], { cwd: elsewhere });
     expect(run.code, run.stderr).to.equal(0);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { expect } from 'chai';
-import { commitWindow, pendingFileFor, recoverPendingCommit, type CommitHooks, type PendingRecord } from '../src/storage/window-commit.js';
+import { commitWindow, pendingFileFor, recoverPendingCommit, type CommitHooks, type PendingRecord, type RecoveryOutcome } from '../src/storage/window-commit.js';
 import { readPosition, writePosition } from '../src/storage/position-store.js';
 import { StateCorruptError, WriteError } from '../src/common/errors.js';
 
@@ -294,36 +294,38 @@ describe('window-commit', () => {
     });
   });
 
-  it('survives SIGKILL in the middle of many commits: no lost, duplicate or partial line', async function () {
+  it('survives SIGKILL at every step of a commit: no lost, duplicate or partial line, the right recovery', async function () {
     this.timeout(30_000);
     const work = path.join(dir, 'kill');
     const pos = path.join(work, 'sec.pos');
-    let reported = 0;
-    const actions = new Set<string>();
-    for (let round = 0; round < 8; round++) {
-      const child = spawnCommitLoop(work);
-      const exited = once(child, 'exit');
-      try {
-        reported = await waitForCount(child, reported + 8);
-        // Killing at once would always land just after a commit's report; a
-        // random instant within the next few commits lands inside one.
-        await new Promise((r) => setTimeout(r, Math.random() * 20));
-      } finally {
-        child.kill('SIGKILL');
-      }
-      const [, signal] = (await exited) as [number | null, string | null];
-      expect(signal).to.equal('SIGKILL');
+    // Where the child kills itself (SIGKILL, from its own commit hook), and what recovery must then do.
+    const cases: { at: string; recovery: RecoveryOutcome['action']; cut: boolean }[] = [
+      { at: 'afterPending', recovery: 'rolled-back', cut: false },
+      { at: 'afterAppend:1', recovery: 'rolled-back', cut: true },
+      { at: 'afterAppend:2', recovery: 'rolled-back', cut: true },
+      { at: 'afterPosition', recovery: 'completed', cut: false },
+    ];
+    let position = 0;
+    let round = 0;
+    for (const c of [...cases, ...cases]) {
+      round++;
+      // The fourth window of each run, or the sixth: a new pair of files is created every 7 windows.
+      const target = position + (round % 2 === 0 ? 4 : 6);
+      const child = spawnCommitLoop(work, `${c.at}@${target}`);
+      const out = collectStdout(child);
+      const [, signal] = (await once(child, 'exit')) as [number | null, string | null];
+      expect(signal, `round ${round}: the child killed itself at ${c.at}`).to.equal('SIGKILL');
+      const reported = (await out).split('\n').filter(Boolean).map(Number);
+      expect(reported.at(-1) ?? position, `round ${round}: commits announced before the kill`).to.equal(target - 1);
 
-      actions.add(recoverPendingCommit(pos, SECTION).action);
-      const position = readPosition(pos, SECTION) ?? 0;
-      // Every commit the child announced had completed before it said so.
-      expect(position).to.be.at.least(reported);
+      const outcome = recoverPendingCommit(pos, SECTION);
+      expect(outcome.action, `round ${round}: recovery after a kill at ${c.at}`).to.equal(c.recovery);
+      expect(outcome.files.some((f) => f.truncatedFrom !== undefined), `round ${round}: bytes cut back`).to.equal(c.cut);
+      position = readPosition(pos, SECTION) ?? 0;
+      expect(position, `round ${round}: position after recovery`).to.equal(c.recovery === 'completed' ? target : target - 1);
       expectWindows(work, position);
       expect(fs.readdirSync(work).filter((n) => !n.endsWith('.log'))).to.deep.equal(['sec.pos']);
-      reported = position;
     }
-    // Not asserted (timing decides), but shows what the kills hit when run with DEBUG.
-    if (process.env.DEBUG) console.log('recovery actions seen:', [...actions]);
   });
 });
 
@@ -338,9 +340,21 @@ const pos = dir + '/sec.pos';
 const section = ${JSON.stringify(SECTION)};
 recoverPendingCommit(pos, section);
 let p = readPosition(pos, section) ?? 0;
-const hooks = { afterPending() {}, afterAppend() {}, afterPosition() {} };
+// UZP_KILL_AT = '<hook>[:<nth append>]@<window>': SIGKILL this process at that step of that window's commit.
+const [step, at] = process.env.UZP_KILL_AT.split('@');
+const [hook, nth] = step.split(':');
+let w = 0;
+let appended = 0;
+const die = (name) => {
+  if (w === Number(at) && name === hook && (nth === undefined || appended === Number(nth))) process.kill(process.pid, 'SIGKILL');
+};
+const hooks = {
+  afterPending() { appended = 0; die('afterPending'); },
+  afterAppend() { appended++; die('afterAppend'); },
+  afterPosition() { die('afterPosition'); },
+};
 for (;;) {
-  const w = p + 1;
+  w = p + 1;
   const lines = (file) => Array.from({ length: ${LINES_PER_WINDOW} }, (_, k) => JSON.stringify({ file, w, k, pad: 'x'.repeat(300) }) + '\\n').join('');
   const hour = Math.floor(w / 7);
   commitWindow({
@@ -352,40 +366,25 @@ for (;;) {
 }
 `;
 
-function spawnCommitLoop(work: string): ChildProcess {
+function spawnCommitLoop(work: string, killAt: string): ChildProcess {
   return spawn(process.execPath, ['--input-type=module', '-e', COMMIT_LOOP], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
       ...process.env,
       UZP_DIR: work,
+      UZP_KILL_AT: killAt,
       UZP_COMMIT_MODULE: new URL('../src/storage/window-commit.js', import.meta.url).href,
       UZP_POSITION_MODULE: new URL('../src/storage/position-store.js', import.meta.url).href,
     },
   });
 }
 
-/** Resolves with the last count the child printed once it reaches `target`. */
-function waitForCount(child: ChildProcess, target: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`child did not report ${target} commits in time`)), 20_000);
-    const onExit = (code: number | null): void => {
-      clearTimeout(timer);
-      reject(new Error(`commit loop exited early with code ${code}`));
-    };
-    child.once('exit', onExit);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      const last = Number(lines.at(-1));
-      if (lines.length > 0 && last >= target) {
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        resolve(last);
-      }
-    });
-  });
+/** Everything the child writes to stdout, once it closes. */
+async function collectStdout(child: ChildProcess): Promise<string> {
+  let text = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (text += d));
+  if (child.stdout) await once(child.stdout, 'close');
+  return text;
 }
 
 function expectWindows(work: string, position: number): void {
