@@ -3,7 +3,10 @@
 // headers, and whole simulated runs against a token-bucket service.
 
 import { expect } from 'chai';
-import { CEILING_JITTER_MS, MIN_RATE, RateBudget, rateLimitHeaders, rateLimitInfo, type RateBudgetOptions } from '../src/engine/main/rate-budget.js';
+import { CEILING_JITTER_MS } from '../src/engine/main/grant-queue.js';
+import { MIN_RATE } from '../src/engine/main/quota-estimator.js';
+import { RateBudget, type RateBudgetOptions } from '../src/engine/main/rate-budget.js';
+import { rateLimitHeaders, rateLimitInfo } from '../src/engine/shared/rate-headers.js';
 import { simulate } from './support/rate-simulation.js';
 import { VirtualTime } from './support/virtual-time.js';
 
