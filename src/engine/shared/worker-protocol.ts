@@ -41,7 +41,7 @@ export type WorkerMessage =
   | { type: 'rate-acquire'; section: string; id: number }
   /** A 429, or an answer with rate-limit headers (only those headers): at once. */
   | { type: 'rate-observe'; section: string; outcome: RateOutcome }
-  /** Answers other than 429 without rate-limit headers, counted by the worker and sent at least every ADMITTED_FLUSH_MS. */
+  /** Answers other than 429 without rate-limit headers, counted by the worker and sent in batches no older than ADMITTED_FLUSH_MS (rate-outcome.ts). */
   | { type: 'rate-admitted'; section: string; count: number }
   | { type: 'done'; section: string; result: SectionResult }
   | { type: 'error'; section: string; error: SerializedError };
