@@ -1,9 +1,12 @@
-// The per-key rate budget on its own, in virtual time: pauses, the quota
-// estimate and how the rate climbs back, the rate_limit ceiling, rate-limit
-// headers, and whole simulated runs against a token-bucket service.
+// The per-key rate budget as the coordinator uses it, in virtual time: the
+// quota estimator and the grant queue together (each alone:
+// quota-estimator.test.ts, grant-queue.test.ts), and whole simulated runs
+// against a token-bucket service.
 
 import { expect } from 'chai';
-import { CEILING_JITTER_MS, MIN_RATE, RateBudget, rateLimitHeaders, rateLimitInfo, type RateBudgetOptions } from '../src/engine/main/rate-budget.js';
+import { CEILING_JITTER_MS } from '../src/engine/main/grant-queue.js';
+import { RateBudget, type RateBudgetOptions } from '../src/engine/main/rate-budget.js';
+import { ask, maxInWindow } from './support/grant-times.js';
 import { simulate } from './support/rate-simulation.js';
 import { VirtualTime } from './support/virtual-time.js';
 
@@ -13,26 +16,8 @@ function budgetAt(time: VirtualTime, opts: Partial<RateBudgetOptions> = {}): { b
   return { budget, modes };
 }
 
-/** Asks for `n` grants at once and records the virtual time of each. */
-function ask(budget: RateBudget, time: VirtualTime, n: number): number[] {
-  const at: number[] = [];
-  for (let i = 0; i < n; i++) budget.acquire(() => at.push(time.now()));
-  return at;
-}
-
 const ok = { status: 200, headers: {} };
 const limited = (retryAfterSeconds?: number) => ({ status: 429, headers: {}, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
-
-/** Most of `times` inside any window [t, t + ms). */
-function maxInWindow(times: number[], ms: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  for (let lo = 0, hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= ms) lo++;
-    max = Math.max(max, hi - lo + 1);
-  }
-  return max;
-}
 
 describe('RateBudget', () => {
   it('is free until the first 429: grants at once, and tells no one anything', () => {
@@ -98,39 +83,6 @@ describe('RateBudget', () => {
     for (const g of gaps) expect(g).to.be.within(1000 / 40 - 1, 1000 / 36 + 1);
   });
 
-  it('a later 429 estimates the quota from what was admitted since the previous one', () => {
-    const time = new VirtualTime();
-    const { budget } = budgetAt(time);
-    budget.admitted(100);
-    budget.observe(limited(1)); // first episode at t = 0
-    // 250 in 10 s, 25/s on average though only 10/s in the last second.
-    for (let i = 1; i <= 10; i++) {
-      time.runUntil(i * 1000);
-      budget.admitted(i <= 5 ? 40 : 10);
-    }
-    budget.observe(limited(1));
-    budget.admitted(3); // a batch posted before the 429, arriving after it: still this episode's
-    time.runUntil(10_150);
-    expect(budget.snapshot().quota).to.be.closeTo(25.3, 0.5);
-    expect(budget.snapshot().rate).to.be.closeTo(22.5, 0.5);
-    expect(budget.snapshot().episodes).to.equal(2);
-  });
-
-  it('429s answering requests sent before the pause belong to the same episode: one cut, not one per answer', () => {
-    const time = new VirtualTime();
-    const { budget } = budgetAt(time);
-    budget.admitted(100);
-    budget.observe(limited(1));
-    const rate = budget.snapshot().rate;
-    for (let i = 0; i < 10; i++) {
-      time.runUntil(time.now() + 50);
-      budget.observe(limited(1));
-    }
-    expect(budget.snapshot().rate).to.equal(rate);
-    expect(budget.snapshot().episodes).to.equal(1);
-    expect(budget.snapshot().rateLimited).to.equal(11);
-  });
-
   it('a 429 on the first requests of a run only pauses: with nothing admitted it guesses no rate', () => {
     const time = new VirtualTime();
     const { budget, modes } = budgetAt(time);
@@ -142,6 +94,19 @@ describe('RateBudget', () => {
     time.runUntil(1000);
     expect(budget.free, 'free again once the pause is over').to.equal(true);
     expect(modes).to.deep.equal([false, true]);
+  });
+
+  it('a cut decided after a short pause has ended makes the key paced again, and says so', () => {
+    const time = new VirtualTime();
+    const { budget, modes } = budgetAt(time);
+    budget.admitted(50);
+    time.runUntil(1000);
+    budget.observe(limited(0.1));
+    time.runUntil(1100);
+    expect(modes, 'free again once the pause is over').to.deep.equal([false, true]);
+    time.runUntil(1150);
+    expect(modes, 'the cut paces the key').to.deep.equal([false, true, false]);
+    expect(budget.snapshot().rate).to.be.closeTo(45, 1);
   });
 
   it('climbs back to the estimate and then beyond it while requests queue, and not while idle', () => {
@@ -167,38 +132,6 @@ describe('RateBudget', () => {
     time.runUntil(25_000);
     expect(budget.snapshot().rate, 'probing beyond it after 20 s').to.be.greaterThan(22);
     expect(granted).to.be.greaterThan(300);
-  });
-
-  it('rate_limit: never more than the ceiling in any second, even counting the jitter slack, and close to it', () => {
-    const time = new VirtualTime();
-    const { budget, modes } = budgetAt(time, { ceiling: 20 });
-    expect(budget.free, 'a ceiling is never free').to.equal(false);
-    const at: number[] = [];
-    const more = (): void => budget.acquire(() => {
-      at.push(time.now());
-      if (time.now() < 10_000) more();
-    });
-    for (let i = 0; i < 8; i++) more();
-    time.runUntil(10_000);
-    expect(maxInWindow(at, 1000 + CEILING_JITTER_MS)).to.be.at.most(20);
-    expect(at.length / 10).to.be.at.least(19);
-    expect(modes).to.deep.equal([]);
-  });
-
-  it('rate_limit: a grant timer that fires late does not cost the lateness', () => {
-    const time = new VirtualTime();
-    // Timers that always fire 3 ms late, as a busy event loop does.
-    const late = { set: (fn: () => void, ms: number) => time.timers.set(fn, ms + 3), clear: time.timers.clear };
-    const { budget } = budgetAt(time, { ceiling: 50, timers: late });
-    const at: number[] = [];
-    const more = (): void => budget.acquire(() => {
-      at.push(time.now());
-      more();
-    });
-    more();
-    time.runUntil(10_000);
-    expect(at.length / 10, 'within 3 % of the ceiling').to.be.at.least(48.5);
-    expect(maxInWindow(at, 1000)).to.be.at.most(50);
   });
 
   it('rate-limit headers cap the rate at remaining ÷ seconds to reset, before any 429', () => {
@@ -227,42 +160,39 @@ describe('RateBudget', () => {
     expect(at).to.deep.equal([4000]);
   });
 
-  it('reads the rate-limit header forms', () => {
-    const now = 1_700_000_000_000;
-    expect(rateLimitInfo({ 'x-ratelimit-remaining': '7', 'x-ratelimit-reset': '2' }, now)).to.deep.equal({ remaining: 7, resetSeconds: 2 });
-    expect(rateLimitInfo({ 'ratelimit-remaining': '7', 'ratelimit-reset': '1700000010' }, now)).to.deep.equal({ remaining: 7, resetSeconds: 10 });
-    expect(rateLimitInfo({ ratelimit: 'limit=100, remaining=50, reset=5' }, now)).to.deep.equal({ remaining: 50, resetSeconds: 5 });
-    expect(rateLimitInfo({ ratelimit: '"default";r=12;t=30' }, now)).to.deep.equal({ remaining: 12, resetSeconds: 30 });
-    expect(rateLimitInfo({ 'x-ratelimit-remaining': 'lots', 'x-ratelimit-reset': '2' }, now)).to.equal(undefined);
-    expect(rateLimitInfo({ 'content-type': 'application/json' }, now)).to.equal(undefined);
-    expect(rateLimitHeaders({ 'content-type': 'x', 'x-ratelimit-remaining': '1', 'ratelimit-reset': '2', ratelimit: 'r=1' })).to.deep.equal({
-      'x-ratelimit-remaining': '1',
-      'ratelimit-reset': '2',
-      ratelimit: 'r=1',
-    });
-    expect(rateLimitHeaders({ 'content-type': 'x', 'retry-after': '1' })).to.equal(undefined);
-  });
-
-  it('never falls below the minimum rate', () => {
+  it('rate_limit reaches both halves: grants stay under it in every second, and so does the estimate', () => {
     const time = new VirtualTime();
-    const { budget } = budgetAt(time);
-    budget.admitted(10);
-    for (let i = 0; i < 30; i++) {
-      time.runUntil(time.now() + 1500);
-      budget.observe(limited(1));
-    }
-    // 30 cuts of 10 % from 6/s would reach 0.28/s.
-    expect(budget.snapshot().rate).to.equal(MIN_RATE);
+    const { budget, modes } = budgetAt(time, { ceiling: 20 });
+    expect(budget.free, 'a ceiling is never free').to.equal(false);
+    const at: number[] = [];
+    const more = (): void => budget.acquire(() => {
+      at.push(time.now());
+      if (time.now() < 5000) more();
+    });
+    // Admissions at 100/s, more than the ceiling lets through: the estimate still stays under it.
+    budget.admitted(100);
+    for (let i = 0; i < 8; i++) more();
+    time.runUntil(1000);
+    budget.observe(limited(1));
+    time.runUntil(5000);
+    expect(maxInWindow(at, 1000 + CEILING_JITTER_MS)).to.be.at.most(20);
+    expect(budget.snapshot().quota).to.equal(20);
+    expect(modes).to.deep.equal([]);
   });
 
-  it('close() grants every waiter and every later request at once', () => {
+  it('close() grants every waiter and every later request at once, and drops a pending cut', () => {
     const time = new VirtualTime();
     const { budget } = budgetAt(time, { ceiling: 1 });
+    budget.admitted(100);
+    time.runUntil(1000);
+    budget.observe(limited(0));
     const at = ask(budget, time, 5);
     expect(at).to.have.length(1);
     budget.close();
     expect(at).to.have.length(5);
     expect(ask(budget, time, 2)).to.have.length(2);
+    time.runUntil(5000);
+    expect(budget.snapshot().quota, 'no cut after close').to.equal(undefined);
   });
 
   describe('against a simulated token-bucket service (as the mock perKeyRateLimit)', () => {

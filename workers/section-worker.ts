@@ -13,17 +13,17 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
   const { config: cfg, port } = task;
   const stop = new AbortController();
   const emit = (msg: WorkerMessage): void => port.postMessage(msg);
-  const gate = task.rateCoordinated ? new PortRateGate(cfg.section, emit, stop.signal) : undefined;
+  const gate = new PortRateGate(cfg.section, emit, stop.signal);
   port.on('message', (msg: MainMessage) => {
     switch (msg.type) {
       case 'stop':
         stop.abort();
         break;
       case 'rate-grant':
-        gate?.grant(msg.id);
+        gate.grant(msg.id);
         break;
       case 'rate-mode':
-        gate?.setFree(msg.free);
+        gate.setFree(msg.free);
         break;
       default: {
         const never: never = msg;

@@ -27,6 +27,7 @@ import {
   type ErrorContext,
 } from '../common/errors.js';
 import { redact } from '../common/mask.js';
+import type { RateOutcome } from '../engine/shared/rate-outcome.js';
 import { networkErrorKind, toNetworkError } from './network-errors.js';
 import { parseRetryAfter, rateLimitDecision, transientRetryWaitMs, type RetryAfter } from './retry-policy.js';
 
@@ -34,11 +35,7 @@ export interface RateGate {
   /** Called before every request attempt; may wait for the key's budget. */
   acquire(signal?: AbortSignal): Promise<void>;
   /** Called after every attempt that acquire() let through (status null = network error or abort). */
-  observe(outcome: {
-    status: number | null;
-    retryAfterSeconds?: number;
-    headers: Record<string, string | string[] | undefined>;
-  }): void;
+  observe(outcome: RateOutcome): void;
 }
 
 export interface RequestEvent {

@@ -4,6 +4,7 @@
 // in virtual time, so a minute of traffic takes milliseconds.
 
 import { RateBudget, type RateBudgetOptions } from '../../src/engine/main/rate-budget.js';
+import type { RateOutcome } from '../../src/engine/shared/rate-outcome.js';
 import { VirtualTime } from './virtual-time.js';
 
 export interface SimulationOptions {
@@ -41,7 +42,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
   let rejected = 0;
   const arrivals: number[] = [];
 
-  const serve = (): { status: number; headers: Record<string, string>; retryAfterSeconds?: number } => {
+  const serve = (): RateOutcome & { status: number } => {
     const now = time.now();
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * o.quota);
     bucket.at = now;
@@ -67,7 +68,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
         if (answer.status === 429) rejected++;
         else admitted++;
         time.at(time.now() + o.latencyMs / 2, () => {
-          budget.observe({ status: answer.status, headers: answer.headers, ...(answer.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: answer.retryAfterSeconds }) });
+          budget.observe(answer);
           if (answer.status === 429) time.at(time.now() + (answer.retryAfterSeconds ?? 1) * 1000, loop);
           else loop();
         });

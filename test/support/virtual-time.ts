@@ -1,5 +1,6 @@
-// A clock and timers that move only when told to: rate-budget tests run
-// minutes of simulated traffic in milliseconds, and deterministically.
+// A clock and timers that move only when told to: the rate tests (grant
+// queue, quota estimator, rate budget, simulated runs) go through minutes of
+// traffic in milliseconds, and deterministically.
 
 export class VirtualTime {
   private t = 0;

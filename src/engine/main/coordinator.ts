@@ -131,7 +131,6 @@ export class Coordinator {
         config: cfg,
         range: this.opts.range,
         port: port2,
-        rateCoordinated: true,
         metricsIntervalMs: Math.min(1000, this.opts.heartbeatIntervalMs ?? 1000),
       };
       let result: SectionResult;

@@ -4,6 +4,7 @@
 
 import type { SerializedError } from '../../common/errors.js';
 import type { SectionConfig } from '../../config/section-config.js';
+import type { RateOutcome } from './rate-outcome.js';
 import type { SectionMetrics } from './section-metrics.js';
 
 /** What to collect: the cron range (saved position → now − end_delay) or a one-off backfill. */
@@ -20,8 +21,6 @@ export interface SectionTask {
   range: RunRange;
   /** Worker → main messages go out on it; main → worker messages come in on it. */
   port: import('node:worker_threads').MessagePort;
-  /** Whether the main thread coordinates a rate budget for this section's key. */
-  rateCoordinated: boolean;
   /** How often to post metrics while running, ms. */
   metricsIntervalMs: number;
 }
@@ -35,19 +34,14 @@ export interface SectionResult {
   error?: SerializedError;
 }
 
-export interface RateOutcome {
-  status: number | null;
-  retryAfterSeconds?: number;
-  headers: Record<string, string | string[] | undefined>;
-}
-
 export type WorkerMessage =
   | { type: 'progress'; section: string; position: number; rangeStart: number; rangeEnd: number; recordsWritten: number }
   | { type: 'metrics'; section: string; metrics: SectionMetrics }
   | { type: 'log'; section: string; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'rate-acquire'; section: string; id: number }
+  /** A 429, or an answer with rate-limit headers (only those headers): at once. */
   | { type: 'rate-observe'; section: string; outcome: RateOutcome }
-  /** Answers other than 429 without rate-limit headers, counted by the worker and sent in batches. */
+  /** Answers other than 429 without rate-limit headers, counted by the worker and sent in batches no older than ADMITTED_FLUSH_MS (rate-outcome.ts). */
   | { type: 'rate-admitted'; section: string; count: number }
   | { type: 'done'; section: string; result: SectionResult }
   | { type: 'error'; section: string; error: SerializedError };

@@ -1,13 +1,15 @@
 // The worker's side of the per-key rate budget: every request attempt asks
 // the main thread for a grant (unless the main thread said the budget is
-// free) and reports how it went. The budget itself
-// lives in the main thread (src/engine/main/rate-budget.ts) because sections that share
-// an API key share the service's limit (API.md) and run in different threads.
+// free) and reports how it went. The budget itself lives in the main thread
+// (src/engine/main/rate-budget.ts) because sections that share an API key
+// share the service's limit (docs/api.md, "Rate limits") and run in different
+// threads (docs/architecture.md, "Rate budget").
 
 import type { RateGate } from '../../api/api-client.js';
 import { AbortedError } from '../../common/errors.js';
-import { ADMITTED_FLUSH_MS, rateLimitHeaders } from '../main/rate-budget.js';
-import type { RateOutcome, WorkerMessage } from '../shared/worker-protocol.js';
+import { rateLimitHeaders } from '../shared/rate-headers.js';
+import { ADMITTED_FLUSH_MS, type RateOutcome } from '../shared/rate-outcome.js';
+import type { WorkerMessage } from '../shared/worker-protocol.js';
 
 export class PortRateGate implements RateGate {
   private nextId = 1;
