@@ -103,7 +103,7 @@ describe('collector end to end (CLI child process against the mock API)', functi
     it(`writes boundary records exactly once when the API includes ${rangeEnds === 'both' ? 'both range ends' : `only the ${rangeEnds}`}`, async () => {
       const dir = tempDir();
       const streams = ALL_STREAMS.filter((s) => s.section === 'auth' || s.section === 'in');
-      const start = END - 1200;
+      const start = END - 600;
       // Many records per second and 7-second windows: most window edges fall on a second with records.
       const mock = await startMockApi({
         seed: 9,
@@ -139,7 +139,7 @@ describe('collector end to end (CLI child process against the mock API)', functi
   it('writes records without an event time once each, even where two requests overlap', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'quar');
-    const start = END - 1800;
+    const start = END - 600;
     const mock = await startMockApi({
       seed: 5,
       from: start - 60,
