@@ -1,6 +1,6 @@
 // One request budget per API key, kept in the main thread for all the
 // sections (worker threads) that share the key: the service limits requests
-// per key across domains (API.md), so one section's 429 must slow them all.
+// per key across domains (docs/api.md, "Rate limits"), so one section's 429 must slow them all.
 //
 // The scheme (issue 4) estimates the key's quota and paces just below it:
 // - Until the first 429 (and without `rate_limit` or rate-limit headers) the

@@ -2,7 +2,7 @@
 // the main thread for a grant (unless the main thread said the budget is
 // free) and reports how it went. The budget itself
 // lives in the main thread (src/engine/main/rate-budget.ts) because sections that share
-// an API key share the service's limit (API.md) and run in different threads.
+// an API key share the service's limit (docs/api.md, "Rate limits") and run in different threads.
 
 import type { RateGate } from '../../api/api-client.js';
 import { AbortedError } from '../../common/errors.js';
