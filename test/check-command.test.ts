@@ -107,7 +107,7 @@ start_time = ${NOW - 10 * 86400}
     expect(inBlock).to.match(new RegExp(`start       ${NOW - 1800} \\(\\S+, 18\\d\\d s behind\\) from start_time`));
     // A saved position wins over start_time, and says so.
     expect(block(r.stdout, 'MailLogger:out')).to.match(new RegExp(`start       ${NOW - 300} \\(\\S+, 30\\d s behind\\) from the position file`));
-    // API.md: quarantine older than 7 days draws a 406; the check says the run starts later.
+    // Quarantine older than 7 days draws a 406 (docs/api.md, "Retention"); the check says the run starts later.
     expect(block(r.stdout, 'MailLogger:q')).to.match(/older than 6 days, so the run starts at \d+/);
     expect(r.stdout).to.include('All checks passed.');
     expect(r.stdout).to.not.include(KEY);

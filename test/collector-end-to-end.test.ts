@@ -187,7 +187,7 @@ describe('collector end to end (CLI child process against the mock API)', functi
     const second = await runCli(['--config', config, '--all'], { cwd: dir });
     expect(second.code, second.stderr).to.equal(0);
     const firstList = mock.stats().log.find((r) => r.kind === 'list');
-    expect(firstList?.starttime, 'the second run starts at the position (one second wider, see API.md range ends)').to.equal(middle - 1);
+    expect(firstList?.starttime, 'the second run starts at the position (one second wider, see docs/api.md, "Range ends")').to.equal(middle - 1);
     for (const s of streams) expectExactly(dir, s, mock, start, position(dir, s.section));
   });
 

@@ -136,7 +136,7 @@ describe('hostile config and state files', function () {
       const result = await runCli(['--config', config], { cwd: dir });
       expect(result.code, result.stderr).to.equal(0);
       const requests = listRequests(mock);
-      // One second before the position: the widening that copes with either range-end rule (API.md).
+      // One second before the position: the widening that copes with either range-end rule (docs/api.md, "Range ends").
       expect(requests[0]?.starttime).to.equal(resumeAt - 1);
       expect(Math.min(...requests.map((r) => r.starttime))).to.equal(resumeAt - 1);
       const position = readPositionFile(dir, 's') as number;

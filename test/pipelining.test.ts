@@ -28,7 +28,7 @@ describe('pipelining: lists ahead of details (CLI against the mock)', function (
     expect(run.code, run.stderr).to.equal(0);
 
     const log = mock.stats().log;
-    // Lists ask from one second before the window (API.md range ends): window = [starttime + 1, endtime).
+    // Lists ask from one second before the window (docs/api.md, "Range ends"): window = [starttime + 1, endtime).
     const lists = log.map((e, i) => ({ e, i })).filter(({ e }) => e.kind === 'list');
     expect(lists.map(({ e }) => e.starttime! + 1)).to.deep.equal([0, 1, 2, 3, 4].map((k) => start + k * split));
     const lastDetailOf = (w: MockRequestLogEntry): number => {

@@ -1,8 +1,8 @@
-// The HTTP client for the Uzman Posta log API (API.md), and the only module
+// The HTTP client for the Uzman Posta log API (docs/api.md), and the only module
 // that imports undici. One ApiClient per section task: it owns its connection
 // pools, so nothing is shared between worker threads.
 //
-// Retry rules (API.md, "Errors"; waits computed in retry-policy.ts):
+// Retry rules (docs/api.md, "Errors"; waits computed in retry-policy.ts):
 // - transient (5xx, reset, timeout, DNS, refused, malformed 200 body): back off
 //   and retry up to list_retries / detail_retries times;
 // - 429: wait Retry-After (or back off) on a separate budget of RATE_LIMIT_RETRIES;
@@ -136,7 +136,7 @@ export class ApiClient {
   readonly #ca: string[] | undefined;
   readonly #proxy: ProxySettings | null;
   readonly #connectTimeoutMs: number;
-  // Lazily created: the authentication URL's host differs from the others (API.md).
+  // Lazily created: the authentication URL's host differs from the others (docs/api.md, "Endpoints").
   readonly #pools = new Map<string, Dispatcher>();
   #proxyAgent: Dispatcher | undefined;
   // close() stops new attempts and wakes backoff sleeps; destroy() also cuts in-flight requests.
@@ -164,13 +164,13 @@ export class ApiClient {
     this.#requestSignal = AbortSignal.any([...outer, this.#destroyCtl.signal]);
   }
 
-  /** One logical list request, retried as API.md says; resolves the array as received. */
+  /** One logical list request, retried as docs/api.md, "Errors" says; resolves the array as received. */
   async list(starttime: number, endtime: number): Promise<unknown[]> {
     const o = this.#opts;
     const query = new URLSearchParams(this.#base.search);
     query.set('starttime', String(starttime));
     query.set('endtime', String(endtime));
-    // Authentication logs have no type (API.md, "Endpoints").
+    // Authentication logs have no type (docs/api.md, "Endpoints").
     if (o.category !== 'authentication' && o.type) query.set('type', o.type);
     if (o.domain) query.set('domain', o.domain);
     return this.#run<unknown[]>({
@@ -221,7 +221,7 @@ export class ApiClient {
             if (parsed.ok && isPlainObject(parsed.value)) return { type: 'done', value: { status: 'ok', record: parsed.value } };
             return { type: 'transient', error: this.#malformed('a JSON object (the full record)', parsed, text, ctx) };
           }
-          // No detail for this queue_id: the summary record is written instead (API.md).
+          // No detail for this queue_id: the summary record is written instead (docs/api.md, "Detail").
           if (status === 404) return { type: 'done', value: { status: 'missing' } };
           return this.#httpFailure(status, headers, text, ctx);
         },
@@ -318,7 +318,7 @@ export class ApiClient {
         });
         let text: string;
         try {
-          // Pages are at most 1000 records (API.md): reading whole is fine.
+          // Pages are at most 1000 records (docs/api.md, "List"): reading whole is fine.
           text = await res.body.text();
         } catch (err) {
           // Never leave a half-read body holding a socket.
@@ -536,7 +536,7 @@ function snippetOf(text: string, apiKey: string): string {
 
 type Scalar = string | number | boolean | null;
 
-/** The error body as API.md says to log it: its scalar fields, or its first 200 characters. */
+/** The error body as docs/api.md, "Errors" says to log it: its scalar fields, or its first 200 characters. */
 function describeBody(text: string, apiKey: string): { summary: string; context: ErrorContext } {
   const parsed = parseJson(text);
   if (parsed.ok && isPlainObject(parsed.value)) {

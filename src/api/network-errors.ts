@@ -1,6 +1,6 @@
 // Turns what undici and the OS throw into a NetworkError whose kind and message
-// name the failure in words (API.md: "DNS, refused, TLS and timeout errors are
-// named as such in the error log").
+// name the failure in words (docs/api.md, "Errors": DNS, refused, TLS and timeout errors are
+// named as such in the error log).
 
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';

@@ -1,7 +1,7 @@
 // How long the API client waits before trying a request again. Pure functions:
 // the client passes in the clock and the header, tests pass fixed values.
 //
-// Two budgets, kept apart on purpose (API.md, "Errors"):
+// Two budgets, kept apart on purpose (docs/decisions.md, "A separate budget for 429s"):
 // - transient failures (5xx, resets, timeouts, malformed 200 bodies) use the
 //   section's list_retries / detail_retries and back off base × 2^(n−1),
 //   capped at 60 s;
@@ -11,10 +11,10 @@
 //   sustained 429 still ends: after RATE_LIMIT_RETRIES + 1 answers of 429 the
 //   request fails with the last one.
 
-/** Longest backoff between two attempts, in seconds (API.md: "capped at 60 s"). */
+/** Longest backoff between two attempts, in seconds (docs/api.md, "Errors": capped at 60 s). */
 export const MAX_BACKOFF_SECONDS = 60;
 
-/** Wait when a 429 carries a Retry-After we cannot read (API.md). */
+/** Wait when a 429 carries a Retry-After we cannot read (docs/api.md, "Rate limits"). */
 export const UNPARSABLE_RETRY_AFTER_SECONDS = 60;
 
 /** 429 answers tolerated per logical request, on top of the transient retry budget. */

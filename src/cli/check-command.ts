@@ -97,7 +97,7 @@ function describeStart(s: SectionConfig, now: number): string {
   let text = `${start} (${iso(start)}, ${now - start} s behind) ${from}`;
   if (s.category === 'quarantine') {
     const capped = capQuarantineStart(start, now);
-    // API.md: the service keeps quarantine for 7 days and answers 406 beyond; the run caps the start.
+    // The service keeps quarantine for 7 days and answers 406 beyond; the run caps the start (docs/api.md, "Retention").
     if (capped.skipped) text += `; older than 6 days, so the run starts at ${capped.start} (${iso(capped.start)}) and logs the gap`;
   }
   return text;

@@ -3,7 +3,7 @@
 // to do; context fields carry the details (with any API key already masked).
 //
 // Errors cross the worker boundary through serializeError/deserializeError:
-// structured clone keeps neither the class nor `code` (see STYLE.md).
+// structured clone keeps neither the class nor `code` (docs/architecture.md, "Message protocol").
 
 export type ErrorCode =
   | 'UZP_USAGE'
@@ -19,7 +19,7 @@ export type ErrorCode =
   | 'UZP_WORKER_CRASHED'
   | 'UZP_ABORTED';
 
-/** How a network failure happened; named as such in the error log (API.md). */
+/** How a network failure happened; named as such in the error log (docs/api.md, "Errors"). */
 export type NetworkErrorKind = 'dns' | 'refused' | 'tls' | 'timeout' | 'reset' | 'other';
 
 export interface ErrorContext {
@@ -92,7 +92,7 @@ export class ApiHttpError extends UzpError {
   }
 }
 
-/** A 200 whose body is not what API.md promises (not JSON, not an array, cut short). */
+/** A 200 whose body is not what docs/api.md promises (not JSON, not an array, cut short). */
 export class MalformedResponseError extends UzpError {
   constructor(message: string, context: ErrorContext) {
     super('UZP_API_MALFORMED', message, context);

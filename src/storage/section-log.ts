@@ -7,7 +7,7 @@
 // - the error log: one JSON object per line, always a file.
 //
 // Everything here is built per section per task: each worker thread is its own
-// isolate, so a shared logger would not be seen there (STYLE.md).
+// isolate, so a shared logger would not be seen there (docs/decisions.md, "Nothing shared between threads but messages").
 //
 // No line reaches a file or the console without going through `redact` with
 // the section's key, as the very last step in the transport, even though

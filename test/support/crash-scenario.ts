@@ -43,7 +43,7 @@ export interface CrashScenarioOptions {
   dir: string;
   seed: number;
   sections: number;
-  /** Seconds of data, ending 10 minutes before now (quarantine must be recent: API.md, 406). */
+  /** Seconds of data, ending 10 minutes before now (quarantine must be recent: docs/api.md, "Retention"). */
   spanSeconds: number;
   splitInterval?: number;
   /** Mean records per minute of each mail stream; other streams get a third of it. */

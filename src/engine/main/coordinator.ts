@@ -81,7 +81,7 @@ export class Coordinator {
       concurrentTasksPerWorker: 1,
       idleTimeout: 1000,
       // Section tasks stay async for minutes; parking idle threads in
-      // Atomics.wait would freeze their pending I/O (STYLE.md, Threads).
+      // Atomics.wait would freeze their pending I/O (docs/decisions.md, "Worker threads without Atomics.wait").
       atomics: 'disabled',
     });
     const heartbeat = setInterval(() => {

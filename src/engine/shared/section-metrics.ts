@@ -67,7 +67,7 @@ export class MetricsRecorder {
     if (kind === 'list') this.counts.apiListCalls++;
     else this.counts.apiDetailCalls++;
     const ok = !failed && status !== null && status >= 200 && status < 300;
-    // A detail 404 is an answer, not an error (API.md: write the summary).
+    // A detail 404 is an answer, not an error (docs/api.md, "Detail": write the summary).
     if (!ok && !(kind === 'detail' && status === 404)) this.counts.apiErrors++;
     if (status === 429) this.counts.http429++;
     if (willRetry) this.counts.retries++;

@@ -1,4 +1,4 @@
-// Which field of a record is its event time (API.md, "Records and event time").
+// Which field of a record is its event time (docs/api.md, "Records and event time").
 // The event time orders the output and moves the position.
 
 import type { Category } from '../../config/section-config.js';

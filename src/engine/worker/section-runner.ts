@@ -301,12 +301,12 @@ async function runSegment(seg: Segment, ctx: SegmentContext): Promise<void> {
   if (pending) await commitWhenFetched(pending);
 }
 
-/** Lists a window, bisecting pages that may have been cut at max_records_per_page (API.md). */
+/** Lists a window, bisecting pages that may have been cut at max_records_per_page (docs/api.md, "List"). */
 async function listWindow(w: Window, ctx: SegmentContext): Promise<ListedWindow> {
   const { config: cfg, metrics, log } = ctx;
   // One second wider at the start: whether the service includes both range
   // ends or only one, every record of [start, end) is in the answer; the
-  // filter below keeps exactly those (API.md, "Range ends").
+  // filter below keeps exactly those (docs/api.md, "Range ends").
   let raw = await listOrGiveUp(w.start - 1, w.end, w, ctx);
   if (raw.length >= cfg.maxRecordsPerPage) {
     const halves = bisect(w);
@@ -348,7 +348,7 @@ async function listWindow(w: Window, ctx: SegmentContext): Promise<ListedWindow>
     const r = raw[i];
     const t = eventTime(cfg.category, r);
     if (t === undefined) {
-      // Written with the window it came in, never silently dropped (API.md),
+      // Written with the window it came in, never silently dropped (docs/api.md, "Records and event time"),
       // but only once when the overlap of two requests returned it twice.
       const text = JSON.stringify(r);
       timelessHere.add(text);
@@ -424,7 +424,7 @@ async function withDetailsFetched(listed: ListedWindow, ctx: SegmentContext, lim
           metrics.counts.detailsMissing++;
           return summary;
         case 'failed':
-          // Never drop the record: the summary stands in (API.md, Detail).
+          // Never drop the record: the summary stands in (docs/api.md, "Detail").
           metrics.counts.detailsFailed++;
           return summary;
         default: {

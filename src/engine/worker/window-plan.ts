@@ -1,7 +1,7 @@
 // Planning the time windows a section asks for. A window is half-open
 // [start, end) by event time; the position after committing it is `end`.
 
-/** The longest window the client ever asks for (API.md: never longer than 14 days). */
+/** The longest window the client ever asks for (never longer than 14 days: docs/api.md, "List"). */
 export const MAX_WINDOW_SECONDS = 14 * 24 * 3600;
 
 /** Quarantine records older than 7 days cannot be searched (406); keep a day of margin. */
@@ -35,7 +35,7 @@ export function bisect(w: Window): [Window, Window] | undefined {
 
 /**
  * The quarantine start cap: never ask for quarantine data older than
- * now − 6 days, which would draw the service's 406 (API.md).
+ * now − 6 days, which would draw the service's 406 (docs/api.md, "Retention").
  * Returns the capped start and, when it moved, the gap given up.
  */
 export function capQuarantineStart(start: number, now: number): { start: number; skipped?: Window } {
