@@ -188,9 +188,6 @@ export class Coordinator {
       case 'rate-admitted':
         this.budgets.get(state.config.apiKey)?.admitted(msg.count);
         break;
-      case 'done':
-        state.metrics = msg.result.metrics;
-        break;
       case 'error':
         // Raised outside the section runner (e.g. its logs cannot be opened):
         // nothing else has told the person yet.

@@ -49,7 +49,6 @@ export type WorkerMessage =
   | { type: 'rate-observe'; section: string; outcome: RateOutcome }
   /** Answers other than 429 without rate-limit headers, counted by the worker and sent in batches. */
   | { type: 'rate-admitted'; section: string; count: number }
-  | { type: 'done'; section: string; result: SectionResult }
   | { type: 'error'; section: string; error: SerializedError };
 
 export type MainMessage =
