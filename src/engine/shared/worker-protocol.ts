@@ -5,6 +5,7 @@
 import type { SerializedError } from '../../common/errors.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import type { SectionMetrics } from './section-metrics.js';
+import type { SectionEndStatus } from './section-status.js';
 
 /** What to collect: the cron range (saved position → now − end_delay) or a one-off backfill. */
 export interface RunRange {
@@ -26,11 +27,9 @@ export interface SectionTask {
   metricsIntervalMs: number;
 }
 
-export type SectionStatus = 'completed' | 'failed' | 'stopped' | 'skipped';
-
 export interface SectionResult {
   section: string;
-  status: SectionStatus;
+  status: SectionEndStatus;
   metrics: SectionMetrics;
   error?: SerializedError;
 }
