@@ -61,7 +61,7 @@ describe('heartbeat', () => {
     it('an error status names the error code', () => {
       const cfg = sectionConfig(tempDir());
       const err = new ApiAuthError('section MailLogger:hb: the API refused the key with HTTP 401', { section: 'MailLogger:hb', status: 401 });
-      expect(buildHeartbeat(cfg, 'error', emptyMetrics(), err).error).to.deep.equal({ code: 'UZP_API_AUTH', message: err.message });
+      expect(buildHeartbeat(cfg, 'failed', emptyMetrics(), err).error).to.deep.equal({ code: 'UZP_API_AUTH', message: err.message });
     });
 
     it('is replaced whole (no temporary file left beside it), mode 0640', () => {

@@ -67,7 +67,7 @@ describe('Prometheus metrics_file', () => {
       const text = renderPrometheus(
         [
           state('MailLogger:a', 'completed', { recordsWritten: 1200, apiCalls: 1300, http429: 3, apiTimeP95Ms: 41.5, position: now - 600 }),
-          state('MailLogger:b', 'error', { recordsWritten: 0, apiErrors: 1, position: null, apiTimeMaxMs: Infinity }),
+          state('MailLogger:b', 'failed', { recordsWritten: 0, apiErrors: 1, position: null, apiTimeMaxMs: Infinity }),
         ],
         now,
       );
@@ -85,7 +85,7 @@ describe('Prometheus metrics_file', () => {
       expect(sampleValue(fams, 'uzmanposta_api_time_max_ms', b)).to.equal(Infinity);
       expect(sampleValue(fams, 'uzmanposta_section_failed', a)).to.equal(0);
       expect(sampleValue(fams, 'uzmanposta_section_failed', b)).to.equal(1);
-      expect(sampleValue(fams, 'uzmanposta_section_status', { ...b, status: 'error' })).to.equal(1);
+      expect(sampleValue(fams, 'uzmanposta_section_status', { ...b, status: 'failed' })).to.equal(1);
       expect(sampleValue(fams, 'uzmanposta_section_status', { ...b, status: 'completed' })).to.equal(0);
       expect(sampleValue(fams, 'uzmanposta_last_run_timestamp_seconds')).to.equal(now);
       expect(fams.get('uzmanposta_records_written')?.samples[0]?.labels).to.deep.equal({
@@ -168,7 +168,7 @@ describe('Prometheus metrics_file', () => {
     expect(sampleValue(fams, 'uzmanposta_position_seconds', ok)).to.equal(end);
     expect(sampleValue(fams, 'uzmanposta_lag_seconds', ok)).to.be.within(600, 700);
     expect(sampleValue(fams, 'uzmanposta_section_failed', refused)).to.equal(1);
-    expect(sampleValue(fams, 'uzmanposta_section_status', { ...refused, status: 'error' })).to.equal(1);
+    expect(sampleValue(fams, 'uzmanposta_section_status', { ...refused, status: 'failed' })).to.equal(1);
     expect(sampleValue(fams, 'uzmanposta_last_run_timestamp_seconds')).to.be.closeTo(Date.now() / 1000, 60);
   });
 

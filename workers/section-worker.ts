@@ -38,7 +38,7 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       if (r?.note) log.info(`log retention: ${r.note}`);
       if (r?.deleted.length) log.info(`log retention: deleted ${r.deleted.length} old log file(s): ${r.deleted.join(', ')}`);
     }
-    const result = await runSection({
+    return await runSection({
       config: cfg,
       range: task.range,
       log,
@@ -47,8 +47,6 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       gate,
       metricsIntervalMs: task.metricsIntervalMs,
     });
-    emit({ type: 'done', section: cfg.section, result });
-    return result;
   } catch (err) {
     // Errors before or around the run (unreadable state files, unwritable
     // output): a failed section with its error, never a hang or a silent pass.

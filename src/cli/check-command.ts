@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { dirname } from 'node:path';
 import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
 import { ApiClient } from '../api/api-client.js';
+import { clientOptions } from '../api/client-options.js';
 import { NetworkError, UzpError } from '../common/errors.js';
 import { maskKey, redact } from '../common/mask.js';
 import { readPosition } from '../storage/position-store.js';
@@ -164,12 +165,8 @@ async function probe(s: SectionConfig, now: number, env: Record<string, string |
   let client: ApiClient;
   try {
     client = new ApiClient({
-      section: s.section,
-      apiKey: s.apiKey,
-      url: s.url,
-      category: s.category,
-      type: s.type,
-      domain: s.domain,
+      // The proxy the run would use, from the same environment.
+      ...clientOptions(s, { env }),
       listTimeoutMs: Math.min(s.listTimeout, PROBE_TIMEOUT_SECONDS) * 1000,
       detailTimeoutMs: Math.min(s.detailTimeout, PROBE_TIMEOUT_SECONDS) * 1000,
       // One answer is the verdict: a retry would only hide what is wrong.
@@ -179,9 +176,6 @@ async function probe(s: SectionConfig, now: number, env: Record<string, string |
       detailSleepSeconds: 0,
       useSession: false,
       maxConnections: 1,
-      caFile: s.caFile || undefined,
-      // The proxy the run would use, from the same environment.
-      env,
     });
   } catch (err) {
     return { ok: false, text: (err as Error).message, hint: hintFor(err, s) };

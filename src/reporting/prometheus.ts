@@ -7,14 +7,13 @@ import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { SectionState } from '../engine/main/coordinator.js';
 import type { SectionConfig } from '../config/section-config.js';
+import { SECTION_STATUSES } from '../engine/shared/section-status.js';
 
 interface Family {
   name: string;
   help: string;
   value: (s: SectionState, nowSeconds: number) => number | null;
 }
-
-const STATUSES: SectionState['status'][] = ['queued', 'running', 'completed', 'error', 'stopped', 'skipped'];
 
 const FAMILIES: Family[] = [
   { name: 'uzmanposta_records_written', help: 'Records written by the last run', value: (s) => s.metrics.recordsWritten },
@@ -36,7 +35,7 @@ const FAMILIES: Family[] = [
   // Taken when the file is written, not when the worker last posted its figures.
   { name: 'uzmanposta_lag_seconds', help: 'How far the position is behind now, seconds', value: (s, now) => (s.metrics.position === null ? null : Math.max(0, Math.floor(now) - s.metrics.position)) },
   { name: 'uzmanposta_run_seconds', help: 'How long the section ran in the last run, seconds', value: (s) => s.metrics.elapsedSeconds },
-  { name: 'uzmanposta_section_failed', help: '1 when the last run of the section failed', value: (s) => (s.status === 'error' ? 1 : 0) },
+  { name: 'uzmanposta_section_failed', help: '1 when the last run of the section failed', value: (s) => (s.status === 'failed' ? 1 : 0) },
 ];
 
 // Every figure is a gauge: the file describes the last run, and a counter
@@ -55,7 +54,7 @@ export function renderPrometheus(states: SectionState[], nowSeconds = Date.now()
   lines.push(`uzmanposta_last_run_timestamp_seconds ${Math.floor(nowSeconds)}`);
   // One series per status, 1 for the section's current one: an alert can test `== 1` without absent().
   lines.push('# HELP uzmanposta_section_status Status of the section at the end of the last run (1 for the current one)', '# TYPE uzmanposta_section_status gauge');
-  for (const s of states) for (const st of STATUSES) lines.push(`uzmanposta_section_status{${labels(s.config)},status="${st}"} ${s.status === st ? 1 : 0}`);
+  for (const s of states) for (const st of SECTION_STATUSES) lines.push(`uzmanposta_section_status{${labels(s.config)},status="${st}"} ${s.status === st ? 1 : 0}`);
   return lines.join('\n') + '\n';
 }
 

@@ -1,14 +1,11 @@
 // The end-of-run summary: per section and in total, on stdout and in each
 // section's message log.
 
+import { END_STATUSES, type SectionEndStatus } from '../engine/shared/section-status.js';
 import type { SectionResult } from '../engine/shared/worker-protocol.js';
 
-export interface RunTotals {
+export interface RunTotals extends Record<SectionEndStatus, number> {
   sections: number;
-  completed: number;
-  failed: number;
-  stopped: number;
-  skipped: number;
   records: number;
   apiCalls: number;
   apiErrors: number;
@@ -54,7 +51,7 @@ export function formatSummary(results: SectionResult[], seconds: number): string
   for (const r of results) lines.push(`  ${sectionLine(r)}`);
   const ok = t.apiCalls ? ((100 * (t.apiCalls - t.apiErrors)) / t.apiCalls).toFixed(1) : '100.0';
   lines.push(
-    `Total: ${t.sections} sections (${t.completed} completed, ${t.failed} failed, ${t.stopped} stopped, ${t.skipped} skipped), ` +
+    `Total: ${t.sections} sections (${END_STATUSES.map((s) => `${t[s]} ${s}`).join(', ')}), ` +
       `${t.records} records, ${t.apiCalls} API calls (${ok}% ok), ${seconds.toFixed(1)} s, ` +
       `${seconds > 0 ? Math.round(t.records / seconds) : t.records} records/s`,
   );

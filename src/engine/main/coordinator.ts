@@ -5,11 +5,12 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { deserializeError, LockHeldError, serializeError, UzpError, WorkerCrashError } from '../../common/errors.js';
-import { writeHeartbeat, type HeartbeatStatus } from '../../reporting/heartbeat.js';
+import { writeHeartbeat } from '../../reporting/heartbeat.js';
 import { RateBudget } from './rate-budget.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import { acquireSectionLock, type SectionLock } from '../../storage/section-lock.js';
 import { emptyMetrics, type SectionMetrics } from '../shared/section-metrics.js';
+import type { SectionStatus } from '../shared/section-status.js';
 import type { MainMessage, RunRange, SectionResult, SectionTask, WorkerMessage } from '../shared/worker-protocol.js';
 
 export interface CoordinatorOptions {
@@ -28,7 +29,7 @@ export interface CoordinatorOptions {
 
 export interface SectionState {
   config: SectionConfig;
-  status: HeartbeatStatus | 'queued';
+  status: SectionStatus;
   metrics: SectionMetrics;
   progress?: { position: number; rangeStart: number; rangeEnd: number };
   error?: UzpError;
@@ -187,9 +188,6 @@ export class Coordinator {
       case 'rate-admitted':
         this.budgets.get(state.config.apiKey)?.admitted(msg.count);
         break;
-      case 'done':
-        state.metrics = msg.result.metrics;
-        break;
       case 'error':
         // Raised outside the section runner (e.g. its logs cannot be opened):
         // nothing else has told the person yet.
@@ -213,7 +211,7 @@ export class Coordinator {
   private finish(state: SectionState, result: SectionResult): SectionResult {
     state.metrics = result.metrics;
     state.error = result.error ? deserializeError(result.error) : undefined;
-    state.status = toHeartbeatStatus(result.status);
+    state.status = result.status;
     // A skipped section's heartbeat belongs to the run that holds its lock.
     if (state.status !== 'skipped') this.writeHeartbeat(state);
     this.opts.onUpdate?.(this.states);
@@ -230,23 +228,6 @@ export class Coordinator {
       writeHeartbeat(state.config, state.status, state.metrics, state.error);
     } catch (err) {
       this.opts.notify(state.config.section, 'warn', `could not write heartbeat ${state.config.heartbeatFile}: ${(err as Error).message}`);
-    }
-  }
-}
-
-function toHeartbeatStatus(status: SectionResult['status']): HeartbeatStatus {
-  switch (status) {
-    case 'completed':
-      return 'completed';
-    case 'failed':
-      return 'error';
-    case 'stopped':
-      return 'stopped';
-    case 'skipped':
-      return 'skipped';
-    default: {
-      const never: never = status;
-      throw new Error(`unknown section status ${String(never)}`);
     }
   }
 }

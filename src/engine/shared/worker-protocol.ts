@@ -6,6 +6,7 @@ import type { SerializedError } from '../../common/errors.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import type { RateOutcome } from './rate-outcome.js';
 import type { SectionMetrics } from './section-metrics.js';
+import type { SectionEndStatus } from './section-status.js';
 
 /** What to collect: the cron range (saved position → now − end_delay) or a one-off backfill. */
 export interface RunRange {
@@ -25,11 +26,9 @@ export interface SectionTask {
   metricsIntervalMs: number;
 }
 
-export type SectionStatus = 'completed' | 'failed' | 'stopped' | 'skipped';
-
 export interface SectionResult {
   section: string;
-  status: SectionStatus;
+  status: SectionEndStatus;
   metrics: SectionMetrics;
   error?: SerializedError;
 }
@@ -43,7 +42,6 @@ export type WorkerMessage =
   | { type: 'rate-observe'; section: string; outcome: RateOutcome }
   /** Answers other than 429 without rate-limit headers, counted by the worker and sent in batches no older than ADMITTED_FLUSH_MS (rate-outcome.ts). */
   | { type: 'rate-admitted'; section: string; count: number }
-  | { type: 'done'; section: string; result: SectionResult }
   | { type: 'error'; section: string; error: SerializedError };
 
 export type MainMessage =

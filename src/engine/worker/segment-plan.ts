@@ -1,0 +1,115 @@
+// Planning a run's segments: the stretches of time that each move one
+// position file. A cron run is one segment on the section's position file; a
+// backfill (--start-time) may add one on a position file of its own.
+
+import { readPosition, writePosition } from '../../storage/position-store.js';
+import { recoverPendingCommit } from '../../storage/window-commit.js';
+import type { SectionConfig } from '../../config/section-config.js';
+import type { SectionLog } from '../../storage/section-log.js';
+import type { MetricsRecorder } from '../shared/section-metrics.js';
+import type { RunRange } from '../shared/worker-protocol.js';
+import { capQuarantineStart, type Window } from './window-plan.js';
+
+export interface Segment {
+  from: number;
+  to: number;
+  positionFile: string;
+  label: string;
+  /** Runs before the segment's first window. */
+  before?: () => void;
+}
+
+/** A backfill file holding this has merged into the cron stream (see planSegments). */
+const BACKFILL_MERGED = 9_999_999_999;
+
+/**
+ * Splits the run into the stretches that each move one position file.
+ * Cron run: saved position (or start_time) → now − end_delay, on the section's
+ * position file. Backfill (--start-time): the part before the cron position
+ * moves a position file of its own, so it is resumable and never moves the
+ * cron position backwards; the part at or after the cron position continues
+ * the cron stream itself.
+ *
+ * Finishes interrupted commits of both position files first, and sets
+ * `metrics.position` to the cron position it starts from.
+ */
+export function planSegments(cfg: SectionConfig, range: RunRange, now: number, log: SectionLog, metrics: MetricsRecorder): Segment[] {
+  const recovered = recoverPendingCommit(cfg.positionFile, cfg.section);
+  noteRecovery(recovered, cfg.positionFile, log);
+  const cronPos = readPosition(cfg.positionFile, cfg.section);
+  metrics.position = cronPos ?? null;
+  const to = range.to ?? now - cfg.endDelay;
+  const segments: Segment[] = [];
+
+  if (range.from === undefined) {
+    segments.push({ from: cronPos ?? cfg.startTime, to, positionFile: cfg.positionFile, label: 'cron' });
+  } else {
+    // A backfill keeps its progress in a file of its own, so that running the
+    // same command again resumes it. Once it reaches the cron position it
+    // merges into the cron stream: the rest of the range moves the cron
+    // position, and the backfill file records the merge, so a rerun neither
+    // fetches again what the cron stream holds nor moves it backwards.
+    const backfillFile = `${cfg.positionFile}.backfill-${range.from}-${range.to ?? 'now'}`;
+    noteRecovery(recoverPendingCommit(backfillFile, cfg.section), backfillFile, log);
+    const backfillPos = readPosition(backfillFile, cfg.section) ?? range.from;
+    const merge = (): void => writePosition(backfillFile, BACKFILL_MERGED, cfg.section);
+    if (cronPos === undefined) {
+      segments.push({ from: range.from, to, positionFile: cfg.positionFile, label: 'backfill (starts the cron stream)', before: merge });
+    } else {
+      if (backfillPos < Math.min(to, cronPos)) {
+        segments.push({ from: backfillPos, to: Math.min(to, cronPos), positionFile: backfillFile, label: 'backfill' });
+      }
+      if (cronPos < to) {
+        if (cronPos < range.from) {
+          log.info(
+            `the cron position ${cronPos} is before the backfill start ${range.from}: continuing the cron stream ` +
+              `from ${cronPos} instead, as fetching [${range.from}, ${to}) alone would have the next cron run fetch it again`,
+          );
+        }
+        segments.push({ from: cronPos, to, positionFile: cfg.positionFile, label: 'backfill (continues the cron stream)', before: merge });
+      } else if (backfillPos >= Math.min(to, cronPos)) {
+        log.info(`backfill ${range.from}–${to} is already complete (${backfillFile})`);
+      }
+    }
+  }
+
+  if (cfg.category === 'quarantine') {
+    for (const seg of segments) {
+      const capped = capQuarantineStart(seg.from, now);
+      if (capped.skipped) {
+        recordGap(log, metrics, capped.skipped, 'quarantine records older than 7 days cannot be fetched (API returns 406); start capped at now − 6 days');
+        seg.from = Math.min(capped.start, seg.to);
+      }
+    }
+  }
+  return segments.filter((s) => s.from < s.to);
+}
+
+function noteRecovery(outcome: ReturnType<typeof recoverPendingCommit>, file: string, log: SectionLog): void {
+  if (outcome.action === 'rolled-back') {
+    log.warn(
+      `an interrupted window was rolled back (${file}.pending): ` +
+        outcome.files
+          .filter((f) => f.truncatedFrom !== undefined)
+          .map((f) => `${f.path} cut from ${f.truncatedFrom} to ${f.truncatedTo} bytes`)
+          .join(', ') +
+        '; it will be fetched again',
+    );
+  } else if (outcome.action === 'completed') {
+    log.info(`an interrupted commit had already saved its position (${file}); cleared its pending record`);
+  }
+}
+
+function recordGap(log: SectionLog, metrics: MetricsRecorder, gap: Window, reason: string): void {
+  metrics.counts.gaps++;
+  metrics.counts.gapSeconds += gap.end - gap.start;
+  log.error({
+    error: `gap: records from ${gap.start} to ${gap.end} were not fetched: ${reason}`,
+    code: 'UZP_GAP',
+    errorClass: 'Gap',
+    gap: true,
+    from: gap.start,
+    to: gap.end,
+    reason,
+  });
+}
