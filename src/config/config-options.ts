@@ -1,11 +1,11 @@
 // Every INI option in one table: its built-in default, the rule its value must
 // follow and what it means. This is the only place defaults and rules live;
-// config.ts applies them (and the few rules that need more than one option),
-// and docs/--check list them from here.
+// load-config.ts applies them (and the few rules that need more than one
+// option), and docs/--check list them from here.
 //
-// Precedence, implemented once in config.ts: the section's own value >
-// [DEFAULT] > the built-in default here. `url` is the one exception (API.md):
-// a [DEFAULT] url applies to category `mail` only.
+// Precedence, implemented once in option-lookup.ts: the section's own value >
+// [DEFAULT] > the built-in default here. `url` is the one exception
+// (category-rules.ts): a [DEFAULT] url applies to category `mail` only.
 
 import { parseTimeValue } from './time-value.js';
 import type { Category, FileTime } from './section-config.js';
@@ -25,7 +25,7 @@ export interface OptionSpec<T> {
 
 export const CATEGORIES: readonly Category[] = ['mail', 'quarantine', 'authentication'];
 
-/** API.md: the base URL per category when the section sets none. */
+/** The base URL per category when the section sets none (docs/api.md, "Endpoints"). */
 export const CATEGORY_URLS: Record<Category, string> = {
   mail: 'https://yenipanel-api.uzmanposta.com/api/v2/logs/mail',
   quarantine: 'https://yenipanel-api.uzmanposta.com/api/v2/quarantines',
@@ -45,7 +45,7 @@ export const PLACEHOLDER_KEYS: readonly string[] = ['YOUR_API_KEY_HERE', 'YOUR_A
 /** start_time when unset: this many seconds before now. */
 export const START_TIME_LOOKBACK = 60;
 
-// API.md: never ask for a window longer than 14 days.
+// Never ask for a window longer than 14 days (docs/api.md, "List").
 const MAX_WINDOW = 14 * 24 * 3600;
 // Node timers overflow past 2^31-1 ms and fire at once; a day is far below that.
 const MAX_TIMEOUT = 24 * 3600;
@@ -278,7 +278,7 @@ export const OPTIONS = {
   }),
   max_records_per_page: option({
     default: '1000',
-    // API.md: the service returns at most 1000; a larger value would take a
+    // docs/api.md, "List": the service returns at most 1000; a larger value would take a
     // truncated page for a complete one and lose records.
     description: 'Page size at which a list response counts as full and its window is split; at most the service page size, 1000.',
     parse: integer(2, 1000),

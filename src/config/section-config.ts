@@ -5,7 +5,7 @@
 
 export type Category = 'mail' | 'quarantine' | 'authentication';
 
-/** Valid `type` values per category (API.md). Authentication sends no type. */
+/** Valid `type` values per category (docs/api.md, "Endpoints"). Authentication sends no type. */
 export const TYPES_BY_CATEGORY: Record<Category, readonly string[]> = {
   mail: ['incominglog', 'outgoinglog'],
   quarantine: ['quarantine', 'hold'],
