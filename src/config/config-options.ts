@@ -1,7 +1,7 @@
 // Every INI option in one table: its built-in default, the rule its value must
 // follow and what it means. This is the only place defaults and rules live;
 // load-config.ts applies them (and the few rules that need more than one
-// option), and docs/--check list them from here.
+// option); the option tables of the docs are checked against it.
 //
 // Precedence, implemented once in option-lookup.ts: the section's own value >
 // [DEFAULT] > the built-in default here. `url` is the one exception
@@ -359,7 +359,3 @@ export function isOptionKey(key: string): key is OptionKey {
   return Object.prototype.hasOwnProperty.call(OPTIONS, key);
 }
 
-/** The option table as rows, for docs and --check. */
-export function describeOptions(): { key: OptionKey; default: string; description: string }[] {
-  return OPTION_KEYS.map((key) => ({ key, default: OPTIONS[key].defaultText, description: OPTIONS[key].description }));
-}
