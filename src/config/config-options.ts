@@ -358,4 +358,3 @@ export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
 export function isOptionKey(key: string): key is OptionKey {
   return Object.prototype.hasOwnProperty.call(OPTIONS, key);
 }
-
