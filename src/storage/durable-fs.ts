@@ -1,8 +1,9 @@
 // Synchronous file operations that survive a power loss once they return.
 // A write is durable only when the file's data AND the directory entry naming
 // it have reached the disk, so every create, rename or unlink here is followed
-// by an fsync of the containing directory. Errors are the raw Node errors;
-// callers turn them into WriteError with their own context.
+// by an fsync of the containing directory (the one exception: an atomic write
+// the caller marks advisory, see AtomicWriteOptions). Errors are the raw Node
+// errors; callers turn them into WriteError with their own context.
 
 import fs from 'node:fs';
 import path from 'node:path';
