@@ -19,7 +19,8 @@ import { promisify } from 'node:util';
 import { encodePathSegment } from '../src/api/api-client.js';
 import { eventTimeOf, startMockApi, type MockApi, type StreamSelector } from '../src/mock-api/index.js';
 import type { ControlSpec } from './control-client.js';
-import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, writeConfig, type BenchSection } from './support.js';
+import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, type BenchSection } from './support.js';
+import { writeSectionsIni } from '../test/support/sections-ini.js';
 
 export interface LatencyBoundOptions {
   latencyMs: number;
@@ -76,7 +77,7 @@ export async function latencyBound(o: LatencyBoundOptions = LATENCY_DEFAULTS): P
   });
   const work = scratch('latency');
   try {
-    const config = writeConfig(work.dir, mock, sections, { start_time: start });
+    const config = writeSectionsIni(work.dir, mock, sections, { start_time: start });
     const run = await runCollector(['--config', config, '--all', '--parallel', '--start-time', String(start), '--end-time', String(end)], work.dir);
     expectSuccess(run, 'latency bound');
     const stats = mock.stats();

@@ -7,7 +7,8 @@
 // second while the run still gets close to it.
 
 import { startMockApi, type MockFaults, type MockRequestLogEntry } from '../src/mock-api/index.js';
-import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, writeConfig, type BenchSection } from './support.js';
+import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, type BenchSection } from './support.js';
+import { writeSectionsIni } from '../test/support/sections-ini.js';
 
 export type RateScenario = 'quota-429' | 'quota-headers' | 'rate_limit';
 
@@ -54,7 +55,7 @@ export async function rateLimitBound(o: RateLimitOptions): Promise<RateLimitResu
   try {
     const defaults: Record<string, string | number> = { start_time: start };
     if (o.scenario === 'rate_limit') defaults['rate_limit'] = o.rate;
-    const config = writeConfig(work.dir, mock, sections, defaults);
+    const config = writeSectionsIni(work.dir, mock, sections, defaults);
     const run = await runCollector(
       ['--config', config, '--all', '--parallel', '--max-workers', String(o.sections), '--start-time', String(start), '--end-time', String(end)],
       work.dir,

@@ -5,7 +5,8 @@
 // range: the million-record run is compared with one a tenth its size.
 
 import { startMockApi, type MockStreamSpec } from '../src/mock-api/index.js';
-import { expectSuccess, round, runCollector, scratch, totalLine, writeConfig, type BenchSection } from './support.js';
+import { expectSuccess, round, runCollector, scratch, totalLine, type BenchSection } from './support.js';
+import { writeSectionsIni } from '../test/support/sections-ini.js';
 
 export interface ManySectionsResult {
   sections: number;
@@ -46,7 +47,7 @@ export async function manySections(count = 200, maxWorkers = 5): Promise<ManySec
   const mock = await startMockApi({ seed: 31, from: start - 60, to: end + 60, streams: sections.map((s) => s.stream) });
   const work = scratch('many');
   try {
-    const config = writeConfig(work.dir, mock, sections, { start_time: start });
+    const config = writeSectionsIni(work.dir, mock, sections, { start_time: start });
     const run = await runCollector(
       ['--config', config, '--all', '--parallel', '--max-workers', String(maxWorkers), '--start-time', String(start), '--end-time', String(end)],
       work.dir,
@@ -87,7 +88,7 @@ export async function bigBackfill(target = 1_000_000, splitInterval = 30): Promi
       if (mock.count(stream, start, mid) >= target) end = mid;
       else lo = mid + 1;
     }
-    const config = writeConfig(work.dir, mock, [{ name: 'big', stream }], { start_time: start, split_interval: splitInterval });
+    const config = writeSectionsIni(work.dir, mock, [{ name: 'big', stream }], { start_time: start, split_interval: splitInterval });
     const run = await runCollector(['--config', config, '--section', 'big', '--start-time', String(start), '--end-time', String(end)], work.dir);
     expectSuccess(run, `backfill of ${target} records`);
     const records = mock.count(stream, start, end);

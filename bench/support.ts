@@ -1,14 +1,15 @@
 // Benchmark plumbing: the machine, the collector as a child process (so its
 // memory and CPU are measured apart from the mock, which runs in the bench
-// process), and config files for the mock's sections.
+// process). Config files for the mock's sections come from the tests' one INI
+// writer, test/support/sections-ini.ts.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { MockApi, MockStreamSpec } from '../src/mock-api/index.js';
+import type { MockStreamSpec } from '../src/mock-api/index.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(REPO_ROOT, 'bin', 'uzmanposta');
@@ -101,21 +102,6 @@ export async function runCollector(args: string[], cwd: string): Promise<ChildRu
 export interface BenchSection {
   name: string;
   stream: MockStreamSpec;
-}
-
-/** An INI with one [MailLogger:NAME] per stream, all pointed at the mock. */
-export function writeConfig(dir: string, mock: MockApi, sections: BenchSection[], defaults: Record<string, string | number>): string {
-  const lines = ['[DEFAULT]', `log_directory = ./output`, 'list_sleep_time = 0.05', 'detail_sleep_time = 0.05'];
-  for (const [k, v] of Object.entries(defaults)) lines.push(`${k} = ${v}`);
-  lines.push('');
-  for (const s of sections) {
-    lines.push(`[MailLogger:${s.name}]`, `api_key = ${s.stream.key}`, `domain = ${s.stream.domain}`, `category = ${s.stream.category}`);
-    if (s.stream.type !== undefined) lines.push(`type = ${s.stream.type}`);
-    lines.push(`url = ${mock.urls[s.stream.category]}`, '');
-  }
-  const path = join(dir, 'uzmanposta.ini');
-  writeFileSync(path, lines.join('\n'), { mode: 0o600 });
-  return path;
 }
 
 /** A scratch directory for one benchmark, removed by the returned function. */

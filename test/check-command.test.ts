@@ -11,6 +11,8 @@ import { main } from '../src/cli/main.js';
 import { maskKey } from '../src/common/mask.js';
 import { startMockApi, type MockApi } from '../src/mock-api/index.js';
 import { tempDir } from './support/harness.js';
+import { dayAnchor } from './support/epochs.js';
+import { writeIni, type IniSections } from './support/write-ini.js';
 
 const KEY = 'check-test-key-0123456789abcdef';
 const OTHER_KEY = 'other-test-key-fedcba9876543210';
@@ -42,15 +44,17 @@ function block(stdout: string, section: string): string {
 describe('--check', function () {
   this.timeout(20_000);
   let mock: MockApi;
-  // Set when this suite starts, not at import: the whole suite may run long before it.
-  let NOW = 0;
+  // Start times and positions sit at fixed offsets from a UTC midnight (set
+  // when this suite starts, not at import); the data runs past now, for the
+  // --online probe of a recent minute.
+  let ANCHOR = 0;
 
   before(async () => {
-    NOW = Math.floor(Date.now() / 1000);
+    ANCHOR = dayAnchor();
     mock = await startMockApi({
       seed: 2,
-      from: NOW - 3600,
-      to: NOW + 600,
+      from: ANCHOR,
+      to: ANCHOR + 3 * 86_400,
       streams: [
         { key: KEY, domain: DOMAIN, category: 'mail', type: 'incominglog', perMinute: 30 },
         { key: KEY, domain: DOMAIN, category: 'mail', type: 'outgoinglog', perMinute: 30 },
@@ -62,38 +66,37 @@ describe('--check', function () {
   });
   after(() => mock.close());
 
-  function config(body: string, name = 'uzmanposta.ini'): { dir: string; path: string } {
+  function config(sections: IniSections, name = 'uzmanposta.ini'): { dir: string; path: string } {
     const dir = tempDir('uzp-check-');
-    const path = join(dir, name);
-    writeFileSync(path, body, { mode: 0o600 });
-    return { dir, path };
+    return { dir, path: writeIni(join(dir, name), sections) };
   }
 
-  const goodConfig = (): string => `[DEFAULT]
-api_key = ${KEY}
-domain = ${DOMAIN}
-start_time = ${NOW - 1800}
+  const startTime = (): number => ANCHOR + 3600;
+  const savedPosition = (): number => ANCHOR + 7200;
+  const goodConfig = (): IniSections => ({
+    DEFAULT: { api_key: KEY, domain: DOMAIN, start_time: startTime() },
+    'MailLogger:in': { type: 'incominglog', url: mock.urls.mail },
+    'MailLogger:out': { type: 'outgoinglog', url: mock.urls.mail },
+    // At least 8 days before now, whatever the hour: past the 6 days a quarantine start is capped at.
+    'MailLogger:q': { category: 'quarantine', url: mock.urls.quarantine, start_time: ANCHOR - 8 * 86_400 },
+  });
 
-[MailLogger:in]
-type = incominglog
-url = ${mock.urls.mail}
-
-[MailLogger:out]
-type = outgoinglog
-url = ${mock.urls.mail}
-
-[MailLogger:q]
-category = quarantine
-url = ${mock.urls.quarantine}
-start_time = ${NOW - 10 * 86400}
-`;
+  /** The `N s behind` of a start line, checked to lie within what the clock said around the run. */
+  function expectBehind(line: string, start: number, before: number, after: number): void {
+    const m = new RegExp(`start       ${start} \\(\\S+, (\\d+) s behind\\)`).exec(line);
+    expect(m, line).to.not.equal(null);
+    expect(Number(m?.[1])).to.be.within(before - start, after - start);
+  }
+  const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
   it('prints each section\'s resolved settings and exits 0 when all is well', async () => {
     const { dir, path } = config(goodConfig());
     mkdirSync(join(dir, 'positions'));
-    writeFileSync(join(dir, 'positions', 'out.pos'), `${NOW - 300}\n`);
+    writeFileSync(join(dir, 'positions', 'out.pos'), `${savedPosition()}\n`);
 
+    const before = nowSeconds();
     const r = await check(['--config', path, '--check']);
+    const after = nowSeconds();
     expect(r.code, r.stdout + r.stderr).to.equal(0);
     expect(r.stdout).to.include(`Config ${path}: valid, 3 section(s)`);
     const inBlock = block(r.stdout, 'MailLogger:in');
@@ -104,9 +107,12 @@ start_time = ${NOW - 10 * 86400}
     expect(inBlock).to.include(`position    ${join(dir, 'positions', 'in.pos')}`);
     expect(inBlock).to.include(`lock        ${join(dir, 'locks', 'in.lock')} (free)`);
     expect(inBlock).to.include(`heartbeat   ${join(dir, 'output', DOMAIN, 'mail', 'incominglog', 'in_heartbeat.json')}`);
-    expect(inBlock).to.match(new RegExp(`start       ${NOW - 1800} \\(\\S+, 18\\d\\d s behind\\) from start_time`));
+    expect(inBlock).to.match(new RegExp(`start       ${startTime()} \\(\\S+, \\d+ s behind\\) from start_time`));
+    expectBehind(inBlock, startTime(), before, after);
     // A saved position wins over start_time, and says so.
-    expect(block(r.stdout, 'MailLogger:out')).to.match(new RegExp(`start       ${NOW - 300} \\(\\S+, 30\\d s behind\\) from the position file`));
+    const outBlock = block(r.stdout, 'MailLogger:out');
+    expect(outBlock).to.match(new RegExp(`start       ${savedPosition()} \\(\\S+, \\d+ s behind\\) from the position file`));
+    expectBehind(outBlock, savedPosition(), before, after);
     // Quarantine older than 7 days draws a 406 (docs/api.md, "Retention"); the check says the run starts later.
     expect(block(r.stdout, 'MailLogger:q')).to.match(/older than 6 days, so the run starts at \d+/);
     expect(r.stdout).to.include('All checks passed.');
@@ -123,23 +129,13 @@ start_time = ${NOW - 10 * 86400}
   });
 
   it('exits 2 and lists every problem of a broken config at once', async () => {
-    const { path } = config(`[DEFAULT]
-api_key = ${KEY}
-
-[MailLogger:a]
-category = logs
-
-[MailLogger:b]
-category = quarantine
-type = incominglog
-
-[MailLogger:c]
-start_time = yesterday
-split_interval = 0
-
-[MailLogger:d]
-api_key =
-`);
+    const { path } = config({
+      DEFAULT: { api_key: KEY },
+      'MailLogger:a': { category: 'logs' },
+      'MailLogger:b': { category: 'quarantine', type: 'incominglog' },
+      'MailLogger:c': { start_time: 'yesterday', split_interval: 0 },
+      'MailLogger:d': { api_key: '' },
+    });
     const r = await check(['--config', path, '--check']);
     expect(r.code).to.equal(2);
     expect(r.stdout).to.equal('');
@@ -161,7 +157,8 @@ api_key =
     writeFileSync(join(dir, 'positions', 'in.pos'), 'garbage\n');
     // log_directory under a regular file can never be created.
     writeFileSync(join(dir, 'not-a-dir'), '');
-    writeFileSync(path, goodConfig().replace('[MailLogger:out]\n', '[MailLogger:out]\nlog_directory = not-a-dir/output\n'));
+    const good = goodConfig();
+    writeIni(path, { ...good, 'MailLogger:out': { log_directory: 'not-a-dir/output', ...good['MailLogger:out'] } });
     mkdirSync(join(dir, 'locks'));
     writeFileSync(join(dir, 'locks', 'q.lock'), JSON.stringify({ pid: 4242, hostname: 'collector-1', startedAt: '2025-01-01T00:00:00.000Z' }));
 
@@ -191,18 +188,11 @@ api_key =
     });
 
     it('exits 1 and says what to do when the key is wrong or not allowed for the domain', async () => {
-      const { path } = config(`[DEFAULT]
-domain = ${DOMAIN}
-
-[MailLogger:wrong]
-api_key = not-the-key-0000000000000000
-url = ${mock.urls.mail}
-
-[MailLogger:other-domain]
-api_key = ${OTHER_KEY}
-category = authentication
-url = ${mock.urls.authentication}
-`);
+      const { path } = config({
+        DEFAULT: { domain: DOMAIN },
+        'MailLogger:wrong': { api_key: 'not-the-key-0000000000000000', url: mock.urls.mail },
+        'MailLogger:other-domain': { api_key: OTHER_KEY, category: 'authentication', url: mock.urls.authentication },
+      });
       const r = await check(['--config', path, '--check', '--online']);
       expect(r.code).to.equal(1);
       expect(r.stdout).to.match(/\[MailLogger:wrong\] FAILED: section MailLogger:wrong: the API refused the key with HTTP 401/);
@@ -215,10 +205,7 @@ url = ${mock.urls.authentication}
     });
 
     it('names a host that does not resolve as a DNS failure', async () => {
-      const { path } = config(`[MailLogger:nowhere]
-api_key = ${KEY}
-url = https://uzmanposta-check-test.invalid/api/v2/logs/mail
-`);
+      const { path } = config({ 'MailLogger:nowhere': { api_key: KEY, url: 'https://uzmanposta-check-test.invalid/api/v2/logs/mail' } });
       const r = await check(['--config', path, '--check', '--online']);
       expect(r.code).to.equal(1);
       expect(r.stdout).to.match(/FAILED: .*DNS resolution failed for uzmanposta-check-test\.invalid/);

@@ -2,12 +2,12 @@
 // with a message that says what to do, before anything is fetched.
 
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../src/cli/main.js';
 import { parseTimeValue } from '../src/config/time-value.js';
 import { tempDir } from './support/harness.js';
+import { writeIni, type IniSections } from './support/write-ini.js';
 
 class Capture extends Writable {
   text = '';
@@ -29,12 +29,13 @@ describe('command line', () => {
   let mixed: string;
   before(() => {
     const dir = tempDir();
-    config = join(dir, 'uzmanposta.ini');
     // A closed port: these tests must never get as far as fetching.
-    const body = ['[DEFAULT]', 'api_key = cli-test-key-0123456789abcdef', 'url = http://127.0.0.1:9/api/v2/logs/mail', '', '[MailLogger:one]', 'domain = example.com', ''];
-    writeFileSync(config, body.join('\n'), { mode: 0o600 });
-    mixed = join(dir, 'mixed.ini');
-    writeFileSync(mixed, [...body, '[Other]', 'x = 1', ''].join('\n'), { mode: 0o600 });
+    const body: IniSections = {
+      DEFAULT: { api_key: 'cli-test-key-0123456789abcdef', url: 'http://127.0.0.1:9/api/v2/logs/mail' },
+      'MailLogger:one': { domain: 'example.com' },
+    };
+    config = writeIni(join(dir, 'uzmanposta.ini'), body);
+    mixed = writeIni(join(dir, 'mixed.ini'), { ...body, Other: { x: 1 } });
   });
 
   it('--version prints the package version', async () => {

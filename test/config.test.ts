@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { basename, join } from 'node:path';
 import { findSection, loadConfig, type LoadedConfig } from '../src/config/load-config.js';
-import { CATEGORY_URLS, OPTIONS, OPTION_KEYS, describeOptions } from '../src/config/config-options.js';
+import { CATEGORY_URLS, OPTIONS, OPTION_KEYS } from '../src/config/config-options.js';
 import { ConfigError, type ConfigIssue } from '../src/common/errors.js';
 import { dataFileName } from '../src/config/file-names.js';
 import { parseIni } from '../src/config/ini-file.js';
@@ -255,8 +255,8 @@ describe('config', () => {
         const d = OPTIONS[key].default;
         if (d !== undefined) expect(OPTIONS[key].parse(d).ok, key).to.equal(true);
       }
-      expect(describeOptions().map((o) => o.key)).to.include.members(['api_key', 'rate_limit', 'ca_file']);
-      expect(describeOptions().every((o) => o.description.length > 0 && o.default.length > 0)).to.equal(true);
+      expect(OPTION_KEYS).to.include.members(['api_key', 'rate_limit', 'ca_file']);
+      for (const key of OPTION_KEYS) expect(OPTIONS[key].description.length > 0 && OPTIONS[key].defaultText.length > 0, key).to.equal(true);
     });
 
     it('rejects a section name that would escape positions/ ({section})', () => {

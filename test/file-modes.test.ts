@@ -5,10 +5,12 @@
 
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startMockApi, type MockApi } from '../src/mock-api/index.js';
 import { BIN, collect, tempDir, type CliRun } from './support/harness.js';
+import { dayAnchor } from './support/epochs.js';
+import { writeIni } from './support/write-ini.js';
 
 const KEY = 'modes-test-key-0123456789abcdef';
 const DOMAIN = 'example.com';
@@ -45,15 +47,18 @@ const octal = (m: number): string => `0${m.toString(8)}`;
 describe('file modes (umask respected)', function () {
   this.timeout(30_000);
   let mock: MockApi;
-  // Set when this suite starts, not at import: the whole suite may run long before it.
-  let NOW = 0;
+  // A fixed quarter of an hour at a fixed offset from a UTC midnight (set when
+  // this suite starts, not at import), so every run writes the same files.
+  let START = 0;
+  let END = 0;
 
   before(async () => {
-    NOW = Math.floor(Date.now() / 1000);
+    START = dayAnchor() + 12 * 3600;
+    END = START + 900;
     mock = await startMockApi({
       seed: 11,
-      from: NOW - 3600,
-      to: NOW + 600,
+      from: START - 600,
+      to: END + 600,
       streams: [
         { key: KEY, domain: DOMAIN, category: 'mail', type: 'incominglog', perMinute: 4 },
         { key: KEY, domain: DOMAIN, category: 'quarantine', type: 'quarantine', perMinute: 2 },
@@ -64,32 +69,19 @@ describe('file modes (umask respected)', function () {
   after(() => mock.close());
 
   function writeConfig(dir: string): string {
-    const path = join(dir, 'uzmanposta.ini');
-    writeFileSync(
-      path,
-      `[DEFAULT]
-api_key = ${KEY}
-domain = ${DOMAIN}
-start_time = ${NOW - 900}
-list_sleep_time = 0
-detail_sleep_time = 0
-metrics_file = metrics/uzmanposta.prom
-
-[MailLogger:in]
-type = incominglog
-url = ${mock.urls.mail}
-
-[MailLogger:q]
-category = quarantine
-url = ${mock.urls.quarantine}
-
-[MailLogger:auth]
-category = authentication
-url = ${mock.urls.authentication}
-`,
-      { mode: 0o600 },
-    );
-    return path;
+    return writeIni(join(dir, 'uzmanposta.ini'), {
+      DEFAULT: {
+        api_key: KEY,
+        domain: DOMAIN,
+        start_time: START,
+        list_sleep_time: 0,
+        detail_sleep_time: 0,
+        metrics_file: 'metrics/uzmanposta.prom',
+      },
+      'MailLogger:in': { type: 'incominglog', url: mock.urls.mail },
+      'MailLogger:q': { category: 'quarantine', url: mock.urls.quarantine },
+      'MailLogger:auth': { category: 'authentication', url: mock.urls.authentication },
+    });
   }
 
   for (const { umask, file, dir, metrics } of [
@@ -101,7 +93,7 @@ url = ${mock.urls.authentication}
       const config = writeConfig(root);
       // One failed list request, retried: the run succeeds and writes an error log too.
       mock.failNext(1, 500, 'list');
-      const run = await runWithUmask(umask, ['--config', config, '--all'], root);
+      const run = await runWithUmask(umask, ['--config', config, '--all', '--start-time', String(START), '--end-time', String(END)], root);
       expect(run.code, run.stderr).to.equal(0);
 
       const entries = walk(root).filter((e) => e.path !== 'uzmanposta.ini');

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 
 import type { MockApi, MockStreamSpec } from '../src/mock-api/index.js';
 import { runCli, tempDir, type CliRun } from './support/harness.js';
+import { dayAnchor } from './support/epochs.js';
 import {
   DOMAIN,
   KEY,
@@ -37,10 +38,11 @@ describe('hostile config and state files', function () {
 
   let mock: MockApi;
   let start: number;
+  // Twenty minutes of data at a fixed offset from a UTC midnight, the same at any hour.
+  const SPAN = 1200;
   beforeEach(async () => {
-    const now = nowSeconds();
-    start = now - 1200;
-    mock = await mockForTest({ seed: 21, from: start - 3600, to: now + 3600, streams: [AUTH] }, register);
+    start = dayAnchor() + 12 * 3600;
+    mock = await mockForTest({ seed: 21, from: start - 3600, to: start + SPAN + 3600, streams: [AUTH] }, register);
   });
 
   const section = (options: Record<string, string> = {}): SectionSpec => ({
@@ -48,7 +50,9 @@ describe('hostile config and state files', function () {
     category: 'authentication',
     url: mock.urls.authentication,
     startTime: start,
-    options,
+    // A run (no --start-time) goes up to now − end_delay: this delay ends it at
+    // start + SPAN, give or take the seconds between writing the config and the run.
+    options: { end_delay: String(nowSeconds() - (start + SPAN)), ...options },
   });
 
   function savePosition(dir: string, text: string): string {

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../src/cli/main.js';
 import { tempDir } from './support/harness.js';
+import { dayAnchor } from './support/epochs.js';
+import { writeIni, type IniSections } from './support/write-ini.js';
 
 const KEY = 'list-test-key-0123456789abcdef';
 
@@ -40,52 +42,48 @@ function rows(stdout: string): Map<string, string[]> {
   return out;
 }
 
-// Built per test: the 'behind' figures are measured from the test's own clock.
-const config = (now: number): string => `[DEFAULT]
-api_key = ${KEY}
-start_time = ${now - 7200}
-
-[MailLogger:in]
-domain = example.com
-type = incominglog
-
-[MailLogger:hold]
-domain = example.com
-category = quarantine
-type = hold
-
-[MailLogger:auth]
-category = authentication
-
-[Notes]
-owner = secops
-`;
+// Positions and start times sit at a fixed offset from a UTC midnight, never
+// at "now minus a bit": what --list shows is then the same at any hour.
+function sections(start: number): IniSections {
+  return {
+    DEFAULT: { api_key: KEY, start_time: start },
+    'MailLogger:in': { domain: 'example.com', type: 'incominglog' },
+    'MailLogger:hold': { domain: 'example.com', category: 'quarantine', type: 'hold' },
+    'MailLogger:auth': { category: 'authentication' },
+    Notes: { owner: 'secops' },
+  };
+}
 
 describe('--list', () => {
-  function setup(): { dir: string; path: string; now: number } {
+  function setup(ini: (start: number) => IniSections = sections): { dir: string; path: string; start: number } {
     const dir = tempDir('uzp-list-');
-    const path = join(dir, 'uzmanposta.ini');
-    const now = Math.floor(Date.now() / 1000);
-    writeFileSync(path, config(now), { mode: 0o600 });
-    return { dir, path, now };
+    const start = dayAnchor();
+    const path = writeIni(join(dir, 'uzmanposta.ini'), ini(start));
+    return { dir, path, start };
   }
 
   it('shows section, category, type, domain and position of every section', async () => {
-    const { dir, path, now: NOW } = setup();
+    const { dir, path, start } = setup();
+    const position = start + 3600;
     mkdirSync(join(dir, 'positions'));
-    writeFileSync(join(dir, 'positions', 'in.pos'), `${NOW - 120}\n`);
+    writeFileSync(join(dir, 'positions', 'in.pos'), `${position}\n`);
 
+    // How far behind is measured from the clock when --list reads it: somewhere in this span.
+    const before = Math.floor(Date.now() / 1000) - position;
     const r = await list(path);
+    const after = Math.floor(Date.now() / 1000) - position;
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.include(`Sections in ${path}:`);
     const table = rows(r.stdout);
     expect([...table.keys()]).to.deep.equal(['MailLogger:in', 'MailLogger:hold', 'MailLogger:auth']);
     const [inCategory, inType, inDomain, inPosition] = table.get('MailLogger:in') ?? [];
     expect([inCategory, inType, inDomain]).to.deep.equal(['mail', 'incominglog', 'example.com']);
-    expect(inPosition).to.match(new RegExp(`^${NOW - 120} \\(${new Date((NOW - 120) * 1000).toISOString()}, 1[23]\\d s behind\\)$`));
+    const shown = new RegExp(`^${position} \\(${new Date(position * 1000).toISOString()}, (\\d+) s behind\\)$`).exec(inPosition ?? '');
+    expect(shown, inPosition).to.not.equal(null);
+    expect(Number(shown?.[1])).to.be.within(before, after);
     expect(table.get('MailLogger:hold')?.slice(0, 3)).to.deep.equal(['quarantine', 'hold', 'example.com']);
     // No position file yet: where the first run will start.
-    expect(table.get('MailLogger:hold')?.[3]).to.equal(`none: starts at ${NOW - 7200} (${new Date((NOW - 7200) * 1000).toISOString()})`);
+    expect(table.get('MailLogger:hold')?.[3]).to.equal(`none: starts at ${start} (${new Date(start * 1000).toISOString()})`);
     // Authentication sends no type and names its files 'auth'; no domain shows as '-'.
     expect(table.get('MailLogger:auth')?.slice(0, 3)).to.deep.equal(['authentication', 'auth', '-']);
     expect(r.stdout).to.include('Not collected (not [MailLogger:*]): Notes');
@@ -106,8 +104,10 @@ describe('--list', () => {
   });
 
   it('exits 2 on an invalid config, listing nothing', async () => {
-    const { path, now } = setup();
-    writeFileSync(path, config(now).replace('type = hold', 'type = held'));
+    const { path } = setup((start) => {
+      const ini = sections(start);
+      return { ...ini, 'MailLogger:hold': { ...ini['MailLogger:hold'], type: 'held' } };
+    });
     const r = await list(path);
     expect(r.code).to.equal(2);
     expect(r.stdout).to.equal('');

@@ -12,6 +12,8 @@ import { join, relative } from 'node:path';
 import { maskKey } from '../src/common/mask.js';
 import { startMockApi, type MockApi } from '../src/mock-api/index.js';
 import { readStream, runCli, tempDir, type CliRun } from './support/harness.js';
+import { dayAnchor } from './support/epochs.js';
+import { writeIni, type IniSections, type IniValue } from './support/write-ini.js';
 
 // Long and realistic: base64-like, with characters URL encoding changes.
 const KEY = 'uzp.Live+9f8e7d6c/5b4a3928=1706f5e4d3c2b1a0QmX';
@@ -55,35 +57,27 @@ describe('secrets: the API key is never written in full', function () {
     return s;
   }
 
-  function sectionsFor(m: MockApi): string {
-    return `[MailLogger:in]
-type = incominglog
-url = ${m.urls.mail}
-
-[MailLogger:q]
-category = quarantine
-url = ${m.urls.quarantine}
-verbose = false
-
-[MailLogger:auth]
-category = authentication
-url = ${m.urls.authentication}
-`;
+  function sectionsFor(m: MockApi): IniSections {
+    return {
+      'MailLogger:in': { type: 'incominglog', url: m.urls.mail },
+      'MailLogger:q': { category: 'quarantine', url: m.urls.quarantine, verbose: false },
+      'MailLogger:auth': { category: 'authentication', url: m.urls.authentication },
+    };
   }
 
-  const defaults = (keyLine: string, extra = ''): string => `[DEFAULT]
-${keyLine}
-domain = ${DOMAIN}
-start_time = ${NOW - 600}
-list_sleep_time = 0
-detail_sleep_time = 0
-metrics_file = metrics/uzmanposta.prom
-${extra}
-`;
+  const defaults = (key: Record<string, IniValue>, extra: Record<string, IniValue> = {}): Record<string, IniValue> => ({
+    ...key,
+    domain: DOMAIN,
+    start_time: START,
+    list_sleep_time: 0,
+    detail_sleep_time: 0,
+    metrics_file: 'metrics/uzmanposta.prom',
+    ...extra,
+  });
 
   async function play(
     name: string,
-    ini: string,
+    ini: IniSections,
     args: string[],
     opts: { env?: Record<string, string>; mode?: number; keyFile?: boolean } = {},
   ): Promise<void> {
@@ -95,8 +89,7 @@ ${extra}
       writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
       inputs.add(keyFile);
     }
-    const config = join(dir, 'uzmanposta.ini');
-    writeFileSync(config, ini);
+    const config = writeIni(join(dir, 'uzmanposta.ini'), ini);
     chmodSync(config, opts.mode ?? 0o600);
     inputs.add(config);
     const run = await runCli(['--config', config, ...args], { cwd: dir, env: opts.env });
@@ -106,11 +99,17 @@ ${extra}
     scenarios.set(name, { name, dir, run });
   }
 
-  // Set when this suite starts, not at import: the whole suite may run long before it.
-  let NOW = 0;
+  // Runs collect a fixed ten minutes at a fixed offset from a UTC midnight
+  // (set when this suite starts, not at import); the data runs past now, for
+  // the --online probe of a recent minute.
+  let START = 0;
+  let END = 0;
+  const range = (): string[] => ['--start-time', String(START), '--end-time', String(END)];
 
   before(async () => {
-    NOW = Math.floor(Date.now() / 1000);
+    const anchor = dayAnchor();
+    START = anchor + 12 * 3600;
+    END = START + 600;
     root = tempDir('uzp-secrets-');
     mkdirSync(join(root, 'streams'));
     const streams = [
@@ -118,74 +117,53 @@ ${extra}
       { key: KEY, domain: DOMAIN, category: 'quarantine' as const, type: 'quarantine', perMinute: 2 },
       { key: KEY, domain: DOMAIN, category: 'authentication' as const, perMinute: 4 },
     ];
-    mock = await startMockApi({ seed: 5, from: NOW - 3600, to: NOW + 600, hostileQueueIds: true, streams });
-    failing = await startMockApi({ seed: 6, from: NOW - 3600, to: NOW + 600, streams, faults: { status5xx: 1 } });
+    const span = { from: anchor, to: anchor + 3 * 86_400 };
+    mock = await startMockApi({ seed: 5, ...span, hostileQueueIds: true, streams });
+    failing = await startMockApi({ seed: 6, ...span, streams, faults: { status5xx: 1 } });
 
-
-    const pastedKeyConfig = `[DEFAULT]
-api_key = ${KEY}
-
-[MailLogger:pasted]
-; the key pasted where the variable's name belongs
-api_key_env = ${KEY}
-domain = ${DOMAIN}
-
-[MailLogger:bad-category]
-category = logs
-domain = ${DOMAIN}
-`;
+    const pastedKeyConfig: IniSections = {
+      DEFAULT: { api_key: KEY },
+      // The key pasted where the variable's name belongs.
+      'MailLogger:pasted': { api_key_env: KEY, domain: DOMAIN },
+      'MailLogger:bad-category': { category: 'logs', domain: DOMAIN },
+    };
 
     await Promise.all([
       // The INI is readable by others on purpose: the warning must show, masked.
-      play('run-ok', defaults(`api_key = ${KEY}`) + sectionsFor(mock), ['--all', '--parallel'], { mode: 0o644 }),
+      play('run-ok', { DEFAULT: defaults({ api_key: KEY }), ...sectionsFor(mock) }, ['--all', '--parallel', ...range()], { mode: 0o644 }),
       // No key in this INI, so its mode 0644 is no reason to warn.
       play(
         'key-sources',
-        `[DEFAULT]
-domain = ${DOMAIN}
-start_time = ${NOW - 600}
-type = incominglog
-url = ${mock.urls.mail}
-
-[MailLogger:from-env]
-api_key_env = UZP_SECRETS_TEST_KEY
-log_directory = ./out-env
-
-[MailLogger:from-file]
-api_key_file = secret/api.key
-log_directory = ./out-file
-`,
-        ['--all'],
+        {
+          DEFAULT: { domain: DOMAIN, start_time: START, type: 'incominglog', url: mock.urls.mail },
+          'MailLogger:from-env': { api_key_env: 'UZP_SECRETS_TEST_KEY', log_directory: './out-env' },
+          'MailLogger:from-file': { api_key_file: 'secret/api.key', log_directory: './out-file' },
+        },
+        ['--all', ...range()],
         { env: { UZP_SECRETS_TEST_KEY: KEY }, mode: 0o644, keyFile: true },
       ),
       // A wrong key (401), windows that fail with 5xx, and a host that does not resolve.
       play(
         'failures',
-        defaults(`api_key = ${KEY}`, 'list_retries = 1') +
-          `[MailLogger:wrong]
-api_key = ${WRONG_KEY}
-type = incominglog
-url = ${mock.urls.mail}
-
-[MailLogger:server-errors]
-type = incominglog
-url = ${failing.urls.mail}
-log_directory = ./out-5xx
-verbose = false
-
-[MailLogger:nowhere]
-type = outgoinglog
-url = https://uzmanposta-secrets-test.invalid/api/v2/logs/mail
-`,
-        ['--all'],
+        {
+          DEFAULT: defaults({ api_key: KEY }, { list_retries: 1 }),
+          'MailLogger:wrong': { api_key: WRONG_KEY, type: 'incominglog', url: mock.urls.mail },
+          'MailLogger:server-errors': { type: 'incominglog', url: failing.urls.mail, log_directory: './out-5xx', verbose: false },
+          'MailLogger:nowhere': { type: 'outgoinglog', url: 'https://uzmanposta-secrets-test.invalid/api/v2/logs/mail' },
+        },
+        ['--all', ...range()],
       ),
-      play('check', defaults(`api_key = ${KEY}`) + sectionsFor(mock), ['--check']),
+      play('check', { DEFAULT: defaults({ api_key: KEY }), ...sectionsFor(mock) }, ['--check']),
       play(
         'check-online',
-        defaults(`api_key = ${KEY}`) + sectionsFor(mock) + `\n[MailLogger:wrong]\napi_key = ${WRONG_KEY}\ntype = outgoinglog\nurl = ${mock.urls.mail}\n`,
+        {
+          DEFAULT: defaults({ api_key: KEY }),
+          ...sectionsFor(mock),
+          'MailLogger:wrong': { api_key: WRONG_KEY, type: 'outgoinglog', url: mock.urls.mail },
+        },
         ['--check', '--online'],
       ),
-      play('list', defaults(`api_key = ${KEY}`) + sectionsFor(mock), ['--list']),
+      play('list', { DEFAULT: defaults({ api_key: KEY }), ...sectionsFor(mock) }, ['--list']),
       play('config-error', pastedKeyConfig, ['--all']),
     ]);
   });
@@ -254,7 +232,7 @@ url = https://uzmanposta-secrets-test.invalid/api/v2/logs/mail
       const written = readStream(join(dir, out, DOMAIN, 'mail', 'incominglog'), `${DOMAIN}_incominglog_`);
       const position = Number(readFileSync(join(dir, 'positions', `${section}.pos`), 'utf8').trim());
       expect(written.length, section).to.be.greaterThan(0);
-      expect(written.length, section).to.equal(mock.count({ domain: DOMAIN, category: 'mail', type: 'incominglog' }, NOW - 600, position));
+      expect(written.length, section).to.equal(mock.count({ domain: DOMAIN, category: 'mail', type: 'incominglog' }, START, position));
     }
   });
 

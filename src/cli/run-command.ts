@@ -10,6 +10,7 @@ import type { SectionConfig } from '../config/section-config.js';
 import { redact } from '../common/mask.js';
 import { ProgressDisplay } from '../reporting/progress-display.js';
 import { writeMetricsFiles } from '../reporting/prometheus.js';
+import { commonDirectory } from './common-directory.js';
 
 export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   const started = Date.now();
@@ -68,6 +69,7 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
     }
   }
 }
+
 async function logSummaries(results: SectionResult[], sections: SectionConfig[], warn: (text: string) => void): Promise<void> {
   for (const r of results) {
     const cfg = sections.find((s) => s.section === r.section);
@@ -86,12 +88,5 @@ async function logSummaries(results: SectionResult[], sections: SectionConfig[],
 
 function printWhereFilesAre(sections: SectionConfig[], io: CliIo): void {
   const dirs = [...new Set(sections.map((s) => s.outputDirectory))];
-  io.stdout.write(`Output: ${dirs.length === 1 ? dirs[0] : `${dirs.length} directories under ${commonRoot(dirs)}`}\n`);
-}
-
-function commonRoot(paths: string[]): string {
-  if (paths.length === 0) return '';
-  let root = paths[0] ?? '';
-  for (const p of paths) while (!p.startsWith(root)) root = root.slice(0, root.lastIndexOf('/'));
-  return root || '/';
+  io.stdout.write(`Output: ${dirs.length === 1 ? dirs[0] : `${dirs.length} directories under ${commonDirectory(dirs)}`}\n`);
 }

@@ -1,11 +1,11 @@
 // Every INI option in one table: its built-in default, the rule its value must
 // follow and what it means. This is the only place defaults and rules live;
-// config.ts applies them (and the few rules that need more than one option),
-// and docs/--check list them from here.
+// load-config.ts applies them (and the few rules that need more than one
+// option); the option tables of the docs are checked against it.
 //
-// Precedence, implemented once in config.ts: the section's own value >
-// [DEFAULT] > the built-in default here. `url` is the one exception (docs/api.md, "Endpoints"):
-// a [DEFAULT] url applies to category `mail` only.
+// Precedence, implemented once in option-lookup.ts: the section's own value >
+// [DEFAULT] > the built-in default here. `url` is the one exception
+// (category-rules.ts): a [DEFAULT] url applies to category `mail` only.
 
 import { parseTimeValue } from './time-value.js';
 import type { Category, FileTime } from './section-config.js';
@@ -357,9 +357,4 @@ export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
 
 export function isOptionKey(key: string): key is OptionKey {
   return Object.prototype.hasOwnProperty.call(OPTIONS, key);
-}
-
-/** The option table as rows, for docs and --check. */
-export function describeOptions(): { key: OptionKey; default: string; description: string }[] {
-  return OPTION_KEYS.map((key) => ({ key, default: OPTIONS[key].defaultText, description: OPTIONS[key].description }));
 }

@@ -2,14 +2,12 @@
 // half a JSON document) by the main thread while a section runs and at its end.
 // Keys match the Python tool's heartbeat so existing checks keep working.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import type { UzpError } from '../common/errors.js';
 import type { SectionConfig } from '../config/section-config.js';
 import type { SectionMetrics } from '../engine/shared/section-metrics.js';
 import type { SectionStatus } from '../engine/shared/section-status.js';
 import { maskKey } from '../common/mask.js';
+import { writeFileAtomicDurable } from '../storage/durable-fs.js';
 
 /** The status words of the file: the section statuses, with `failed` written as the Python tool's `error`. */
 export type HeartbeatStatus = 'running' | 'completed' | 'error' | 'stopped' | 'skipped';
@@ -71,10 +69,6 @@ export function buildHeartbeat(cfg: SectionConfig, status: HeartbeatSectionStatu
 
 /** Replaces the heartbeat file in one rename: a reader never sees half a document. */
 export function writeHeartbeat(cfg: SectionConfig, status: HeartbeatSectionStatus, metrics: SectionMetrics, error?: UzpError, now?: Date): void {
-  mkdirSync(dirname(cfg.heartbeatFile), { recursive: true, mode: 0o750 });
-  writeFileAtomic.sync(cfg.heartbeatFile, JSON.stringify(buildHeartbeat(cfg, status, metrics, error, now), null, 2) + '\n', {
-    // write-file-atomic chmods to `mode` verbatim, bypassing the umask; apply it here.
-    mode: 0o640 & ~process.umask(),
-    fsync: false, // a heartbeat is advisory; losing the last one to a power cut is harmless
-  });
+  // Advisory and rewritten every few seconds: losing the last one to a power cut is harmless.
+  writeFileAtomicDurable(cfg.heartbeatFile, JSON.stringify(buildHeartbeat(cfg, status, metrics, error, now), null, 2) + '\n', { durable: false });
 }

@@ -2,12 +2,10 @@
 // exposition format, written atomically for node_exporter's textfile
 // collector so that a lagging or failing section can raise an alert.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import type { SectionState } from '../engine/main/coordinator.js';
 import type { SectionConfig } from '../config/section-config.js';
 import { SECTION_STATUSES } from '../engine/shared/section-status.js';
+import { writeFileAtomicDurable } from '../storage/durable-fs.js';
 
 interface Family {
   name: string;
@@ -72,10 +70,9 @@ export function writeMetricsFiles(
   }
   for (const [file, list] of byFile) {
     try {
-      mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
-      // 0644 so node_exporter (another user) can read it; the umask still applies,
-      // which write-file-atomic's verbatim chmod would bypass.
-      writeFileAtomic.sync(file, renderPrometheus(list), { mode: 0o644 & ~process.umask() });
+      // 0644 (less the umask) so node_exporter, another user, can read it.
+      // Rewritten with every round of heartbeats: a lost last version is harmless.
+      writeFileAtomicDurable(file, renderPrometheus(list), { mode: 0o644, durable: false });
     } catch (err) {
       warn(`could not write metrics_file ${file}: ${(err as Error).message}`);
     }

@@ -1,8 +1,9 @@
 // Synchronous file operations that survive a power loss once they return.
 // A write is durable only when the file's data AND the directory entry naming
 // it have reached the disk, so every create, rename or unlink here is followed
-// by an fsync of the containing directory. Errors are the raw Node errors;
-// callers turn them into WriteError with their own context.
+// by an fsync of the containing directory (the one exception: an atomic write
+// the caller marks advisory, see AtomicWriteOptions). Errors are the raw Node
+// errors; callers turn them into WriteError with their own context.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -97,19 +98,33 @@ export function appendDurable(file: string, data: string | Uint8Array, mode: num
   return { created };
 }
 
+export interface AtomicWriteOptions {
+  /** Mode of a new file, less the umask; an existing file keeps its own. Default 0640. */
+  mode?: number;
+  /**
+   * false for advisory files rewritten every few seconds (heartbeat, metrics):
+   * still replaced in one rename, so a reader never sees half a file, but
+   * without the fsyncs, as losing the last version to a power cut is harmless.
+   * Default true.
+   */
+  durable?: boolean;
+}
+
 /**
  * Replaces `file` atomically: temp file, fsync, rename, fsync of the directory.
- * A new file gets mode 0640 less the umask; an existing one keeps its mode.
+ * The one atomic write of the collector: positions, pending commits,
+ * heartbeats and metrics files all go through it.
  */
-export function writeFileAtomicDurable(file: string, data: string, mode: number = FILE_MODE): void {
+export function writeFileAtomicDurable(file: string, data: string, opts: AtomicWriteOptions = {}): void {
+  const { mode = FILE_MODE, durable = true } = opts;
   const dir = path.dirname(file);
   mkdirDurable(dir);
-  const options: writeFileAtomic.Options = { fsync: true, encoding: 'utf8' };
+  const options: writeFileAtomic.Options = { fsync: durable, encoding: 'utf8' };
   // write-file-atomic chmods the temp file to `mode` verbatim, bypassing the
   // umask, so apply the umask ourselves; without `mode` it keeps an existing file's.
   if (!fs.existsSync(file)) options.mode = mode & ~currentUmask();
   writeFileAtomic.sync(file, data, options);
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 export function truncateDurable(file: string, size: number): void {
