@@ -8,6 +8,7 @@ import { startMockApi, type MockApi, type MockApiOptions, type StreamSelector } 
 import { collect, readStream, runCli, spawnCli, tempDir, until } from './support/harness.js';
 import { onCleanup } from './support/cleanup.js';
 import { dayAnchor } from './support/epochs.js';
+import { writeIni } from './support/write-ini.js';
 
 const KEY = 'e2e-key-5f0c1d2e3a4b5c6d7e8f';
 
@@ -38,25 +39,27 @@ async function mockFor(streams: StreamCase[], from: number, to: number, extra: P
   return mock;
 }
 
-function sectionIni(s: StreamCase, mock: MockApi): string {
-  const url = mock.urls[s.stream.category];
-  return [`[MailLogger:${s.section}]`, `domain = ${s.stream.domain}`, `category = ${s.stream.category}`, s.stream.type ? `type = ${s.stream.type}` : '', `url = ${url}`, ''].join('\n');
-}
-
 /**
  * Where the data ends: a fixed time of day (support/epochs.ts), so every run
  * sees the same records at any hour. Cron-style runs (no --end-time) stop at
- * END - end_delay; writeConfig sets end_delay so that this is END.
+ * now - end_delay; writeConfig sets end_delay so that this is END.
  */
 const END = dayAnchor() + 12 * 3600;
 
 function writeConfig(dir: string, streams: StreamCase[], mock: MockApi, defaults: Record<string, string | number>): string {
-  const endDelay = Math.floor(Date.now() / 1000) - END;
-  const lines = ['[DEFAULT]', `api_key = ${KEY}`, 'list_sleep_time = 0.01', 'detail_sleep_time = 0.01', 'max_parallel_details = 4', `end_delay = ${endDelay}`];
-  for (const [k, v] of Object.entries(defaults)) lines.push(`${k} = ${v}`);
-  const path = join(dir, 'uzmanposta.ini');
-  writeFileSync(path, lines.join('\n') + '\n\n' + streams.map((s) => sectionIni(s, mock)).join('\n'), { mode: 0o600 });
-  return path;
+  return writeIni(join(dir, 'uzmanposta.ini'), {
+    DEFAULT: {
+      api_key: KEY,
+      list_sleep_time: 0.01,
+      detail_sleep_time: 0.01,
+      max_parallel_details: 4,
+      end_delay: Math.floor(Date.now() / 1000) - END,
+      ...defaults,
+    },
+    ...Object.fromEntries(
+      streams.map((s) => [`MailLogger:${s.section}`, { domain: s.stream.domain, category: s.stream.category, type: s.stream.type, url: mock.urls[s.stream.category] }]),
+    ),
+  });
 }
 
 function position(dir: string, section: string): number {
