@@ -2,6 +2,7 @@
 // thread (the only place that uses Piscina), answers rate-budget requests,
 // writes heartbeats while sections run, and collects the results.
 
+import { performance } from 'node:perf_hooks';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { deserializeError, LockHeldError, serializeError, UzpError, WorkerCrashError } from '../../common/errors.js';
@@ -25,6 +26,13 @@ export interface CoordinatorOptions {
   onUpdate?: (state: ReadonlyMap<string, SectionState>) => void;
   /** Called with every round of heartbeats while sections run (the Prometheus file follows them). */
   onHeartbeat?: (state: ReadonlyMap<string, SectionState>) => void;
+  /**
+   * Called as the key's rate budget lets a request of `section` go, with the
+   * main thread's monotonic clock (performance.now()): the budget's own
+   * decisions, free of the delay between a grant and the request leaving its
+   * worker, which depends on load.
+   */
+  onRateGrant?: (section: string, atMs: number) => void;
 }
 
 export interface SectionState {
@@ -176,7 +184,9 @@ export class Coordinator {
         const budget = this.budgets.get(state.config.apiKey);
         const grant = (): void => {
           // The port is closed once the section ended; a late grant has no taker.
-          if (this.ports.get(state.config.section) === port) port.postMessage({ type: 'rate-grant', id: msg.id } satisfies MainMessage);
+          if (this.ports.get(state.config.section) !== port) return;
+          this.opts.onRateGrant?.(state.config.section, performance.now());
+          port.postMessage({ type: 'rate-grant', id: msg.id } satisfies MainMessage);
         };
         if (budget) budget.acquire(grant);
         else grant();
