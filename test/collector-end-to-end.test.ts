@@ -276,6 +276,21 @@ describe('collector end to end (CLI child process against the mock API)', functi
     expect(mock.stats().log.length).to.equal(0);
   });
 
+  it('a closed standard output (`| head -1`) changes nothing: exit 0, every record written', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'auth');
+    const start = END - 1800;
+    const mock = await mockFor(streams, start - 600, END + 600);
+    const config = writeConfig(dir, streams, mock, { start_time: start });
+    const child = spawnCli(['--config', config], { cwd: dir });
+    // The reader is gone before the child writes a byte: every write it makes to stdout fails with EPIPE.
+    child.stdout?.destroy();
+    const run = await collect(child);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stderr).not.to.match(/EPIPE|Unhandled|error/i);
+    expectExactly(dir, streams[0]!, mock, start, position(dir, 'auth'));
+  });
+
   it('resolves relative paths against the config file directory, whatever the working directory', async () => {
     const dir = tempDir();
     const elsewhere = join(dir, 'elsewhere');

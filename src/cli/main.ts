@@ -27,6 +27,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     env: io.env ?? process.env,
     handleSignals: io.handleSignals ?? false,
   };
+  full.stdout.on('error', (err: NodeJS.ErrnoException) => onStdoutError(err, full));
   let args: CliArgs | undefined;
   try {
     const parsed = await parseArgs(argv, full);
@@ -38,6 +39,17 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   } catch (err) {
     return reportFatal(err, full);
   }
+}
+
+/**
+ * A closed standard output (`uzmanposta … | head -1`) must not change the
+ * outcome: the sections ran and committed, and the exit code says so. Only
+ * the lines nobody reads any more are lost. Other write errors are shown on
+ * stderr, still without turning a completed run into a crash.
+ */
+function onStdoutError(err: NodeJS.ErrnoException, io: CliIo): void {
+  if (err.code === 'EPIPE') return;
+  io.stderr.write(`uzmanposta: cannot write to standard output (${err.code ?? err.message}); the run's outcome is in the exit code and the logs\n`);
 }
 
 function reportFatal(err: unknown, io: CliIo): number {
