@@ -189,7 +189,7 @@ describe('hostile API: the collector against a misbehaving service', function ()
     const logged = errorsWhere(s, (e) => typeof e.status === 'number' && e.status >= 500);
     expect(logged).to.have.length(fiveHundreds('list') + fiveHundreds('detail'));
     expect(logged.every((e) => e.willRetry === true)).to.equal(true);
-    // API.md: the body's scalar fields, or its first characters when it is not JSON.
+    // The body's scalar fields, or its first characters when it is not JSON (docs/api.md, "Errors").
     expect(logged.some((e) => String(e.error).includes('body starts "<html>')), 'an HTML error page logged').to.equal(true);
     expect(logged.some((e) => /API says status: 5\d\d/.test(String(e.error))), 'a JSON error body logged').to.equal(true);
     expect(heartbeat(s.out, 's').metrics.detailsFailed).to.equal(0);
@@ -260,7 +260,7 @@ describe('hostile API: the collector against a misbehaving service', function ()
     const outKeys = out.map(key);
     expect(new Set(outKeys).size, 'no record written twice').to.equal(outKeys.length);
     // Inside the range every record is written; a timeless one from the second just outside
-    // either end may come along with the window it arrived in (API.md).
+    // either end may come along with the window it arrived in (docs/api.md, "Records and event time").
     const truth = s.mock.expected(sel, s.start, position);
     expect(truth.filter(isTimeless).length, 'the scenario has timeless records').to.be.greaterThan(20);
     expect(outKeys).to.include.members(truth.map(key));

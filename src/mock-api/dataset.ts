@@ -20,7 +20,7 @@ export type { MockRecord } from './records.js';
 
 export type MockCategory = 'mail' | 'quarantine' | 'authentication';
 
-/** API.md: the `type` values each category accepts; authentication sends none. */
+/** The `type` values each category accepts; authentication sends none (docs/api.md, "List"). */
 export const TYPES_BY_CATEGORY: Readonly<Record<MockCategory, readonly string[]>> = {
   mail: ['incominglog', 'outgoinglog'],
   quarantine: ['quarantine', 'hold'],
@@ -243,7 +243,7 @@ export class Dataset {
 
   /**
    * The most records any one second in [from, to) holds. A second holding
-   * pageSize or more cannot be fetched whole (API.md), so tests check this to
+   * pageSize or more cannot be fetched whole (docs/api.md, "List"), so tests check this to
    * tell truncation the collector must report from records it lost.
    */
   maxPerSecond(selector: StreamSelector, from: number, to: number): number {
@@ -264,7 +264,7 @@ export class Dataset {
   }
 }
 
-/** API.md's event time: mail uses recipients[0].time else time; the others time, timestamp, starttime. */
+/** The event time (docs/api.md, "Records and event time"): mail uses recipients[0].time else time; the others time, timestamp, starttime. */
 export function eventTimeOf(category: MockCategory, record: MockRecord): number | undefined {
   if (category === 'mail') {
     const recipients = record['recipients'];

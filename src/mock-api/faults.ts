@@ -233,7 +233,7 @@ export class FaultInjector {
     if (d(4) < (f.status5xx ?? 0)) {
       const v = Math.floor(d(8) * 8);
       const status = [500, 502, 503, 504][v % 4] ?? 500;
-      // API.md: error bodies are sometimes not JSON at all (a proxy's HTML page).
+      // Error bodies are sometimes not JSON at all, a proxy's HTML page (docs/api.md, "Errors").
       return { decision: { action: 'status', status, fault: 'status5xx', notJson: v >= 4 }, delayMs };
     }
     if (d(5) < (f.dropMidBody ?? 0)) return { decision: { action: 'dropMidBody', fault: 'dropMidBody' }, delayMs };

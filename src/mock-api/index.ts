@@ -1,5 +1,5 @@
 // The mock Uzman Posta API: what the demo, the tests, CI smoke runs and the
-// benchmarks start instead of the real service. See /work/shared/API.md.
+// benchmarks start instead of the real service. See docs/api.md.
 
 export { startMockApi, API_PATHS } from './server.js';
 export type { MockApi, MockApiOptions, MockApiUrls, MockHold, RangeEnds } from './server.js';

@@ -1,6 +1,6 @@
 // What the records look like. Each builder takes a PRNG already seeded from
 // (seed, stream, index), so the same record comes out every time. The shapes
-// follow API.md's examples plus traps a collector must not fall into: the
+// follow the API's documented examples (docs/api.md) plus traps a collector must not fall into: the
 // summary's top-level `time` is not the event time, some mails have no
 // recipients, quarantine records name their time differently, and fields the
 // contract never mentions appear and must be kept verbatim.
@@ -183,7 +183,7 @@ export type QuarantineTimeField = 'time' | 'timestamp' | 'starttime' | 'none';
 export function quarantineJson(ctx: RecordContext, withoutTimeRatio: number): string {
   const rng = createRng(ctx.recordSeed);
   const u = rng();
-  // API.md: the event time is `time`, else `timestamp`, else `starttime`.
+  // The event time is `time`, else `timestamp`, else `starttime` (docs/api.md, "Records and event time").
   let field: QuarantineTimeField;
   if (u < withoutTimeRatio) field = 'none';
   else {

@@ -24,9 +24,9 @@ export interface MockApiOptions {
   streams: MockStreamSpec[];
   /** API key → domains it may read. Default: each stream's key gets its stream's domain. */
   keys?: Record<string, string[]>;
-  /** Most records in one list answer (API.md: 1000). */
+  /** Most records in one list answer (docs/api.md, "List": 1000). */
   pageSize?: number;
-  /** Which range ends a list includes; API.md believes 'both', a client must cope with all. */
+  /** Which range ends a list includes; the documentation says 'both' (docs/api.md, "List"), a client must cope with all. */
   rangeEnds?: RangeEnds;
   /** Share of mail records whose detail answers 404. Default 0.05. */
   detailMissingRatio?: number;
