@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CrashScenario, describeChecks, KILL_MODES, type KillOutcome } from '../test/support/crash-scenario.js';
+import { CrashScenario, describeChecks, KILL_MODES, missedLanding, type KillOutcome } from '../test/support/crash-scenario.js';
 
 function wholeNumber(name: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback;
@@ -50,22 +50,24 @@ async function soak(): Promise<number> {
       seed,
       onKill: (k: KillOutcome, i: number) =>
         process.stdout.write(
-          `  kill ${String(i).padStart(3)}: ${k.mode.padEnd(7)} after ${String(k.afterMs).padStart(5)} ms, ` +
-            `${k.detailsInFlight} detail request(s) in flight, ${k.pendingLeft} commit(s) cut short\n`,
+          `  kill ${String(i).padStart(3)}: ${k.mode.padEnd(7)} after ${String(k.afterMs).padStart(5)} ms, ${k.requests} requests, ` +
+            `${k.committed} position(s) moved, ${k.detailsInFlight} detail request(s) in flight, ${k.pendingLeft} commit(s) cut short\n`,
         ),
     });
     const byMode = KILL_MODES.map((m) => `${m} ${report.kills.filter((k) => k.mode === m).length}`).join(', ');
     const failed = report.checks.filter((c) => c.problem);
-    const ok = report.finalRun.code === 0 && failed.length === 0 && report.kills.length === kills;
+    const missed = report.kills.map(missedLanding).filter((why) => why !== undefined);
+    const ok = report.finalRun.code === 0 && failed.length === 0 && report.kills.length === kills && missed.length === 0;
     process.stdout.write(
       `\nStreams (written/expected):\n${describeChecks(report.checks).replace(/^/gm, '  ')}\n` +
         `Records checked: ${report.checks.reduce((n, c) => n + (Number.isNaN(c.written) ? 0 : c.written), 0)}\n` +
-        `Kills: ${report.kills.length} (${byMode}); ` +
+        `Kills: ${report.kills.length} (${byMode}); ${missed.length} that did not land where their mode says\n` +
         `${report.kills.filter((k) => k.detailsInFlight > 0).length} with detail requests in flight, ` +
         `${report.kills.filter((k) => k.pendingLeft > 0).length} while a window was being written\n` +
         `Rollbacks in the message logs: ${report.rollbacks}; interrupted commits found complete: ${report.completedCommits}\n` +
         `Runs that finished before their kill (checked, then started over): ${report.rounds}\n` +
         `Final run: exit ${String(report.finalRun.code)}; duration ${(report.ms / 1000).toFixed(1)} s\n` +
+        missed.map((why) => `${why}\n`).join('') +
         `${ok ? 'OK: nothing lost, nothing twice' : 'FAILED'}\n`,
     );
     if (report.finalRun.code !== 0) process.stdout.write(`final run stderr:\n${report.finalRun.stderr}\n`);

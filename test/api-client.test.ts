@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createHook } from 'node:async_hooks';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -755,20 +756,39 @@ describe('ApiClient', () => {
       expect(api.requests).to.have.length(1);
     });
 
-    it('abort stops the built-in sleep too', async () => {
+    it('abort stops the built-in sleep too, clearing its timer', async () => {
       const api = await fakeApi([json(503, {})]);
       const ctl = new AbortController();
-      const started = Date.now();
+      // The sleep's timer, watched through async_hooks: Node keeps a timer's
+      // delay in its (internal) _idleTimeout, which picks it out from others.
+      let waitMs: number | undefined;
+      const timers = new Map<number, 'set' | 'cleared'>();
+      const hook = createHook({
+        init(id, type, _trigger, resource) {
+          if (type === 'Timeout' && waitMs !== undefined && (resource as { _idleTimeout?: number })._idleTimeout === waitMs) timers.set(id, 'set');
+        },
+        destroy(id) {
+          if (timers.has(id)) timers.set(id, 'cleared');
+        },
+      }).enable();
+      cleanups.push(() => hook.disable());
       const { client } = makeClient(api.url, {
         listSleepSeconds: 30,
         signal: ctl.signal,
         sleep: undefined,
         onRequest: (ev) => {
-          if (ev.willRetry) ctl.abort();
+          if (!ev.willRetry) return;
+          waitMs = ev.waitMs;
+          // The sleep starts right after this event; abort once it has.
+          setImmediate(() => ctl.abort());
         },
       });
       expect(await rejectionOf(client.list(1, 2))).to.be.instanceOf(AbortedError);
-      expect(Date.now() - started).to.be.below(5000);
+      expect(waitMs).to.equal(30_000);
+      expect(api.requests).to.have.length(1);
+      // Destroy hooks run a turn of the event loop after clearTimeout, not within it.
+      for (let turn = 0; turn < 100 && [...timers.values()].includes('set'); turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect([...timers.values()], 'the 30 s timer was set, then cleared by the abort').to.deep.equal(['cleared']);
     });
 
     it('abort cuts an in-flight request; detail throws rather than resolving failed', async () => {

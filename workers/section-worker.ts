@@ -2,12 +2,28 @@
 // needs comes in the task (no state shared with the main thread); it talks
 // back over the task's MessagePort and returns a plain SectionResult.
 
+import { pathToFileURL } from 'node:url';
 import { serializeError } from '../src/common/errors.js';
 import { PortRateGate } from '../src/engine/worker/rate-gate-port.js';
 import { openSectionLog, type SectionLog } from '../src/storage/section-log.js';
 import { runSection } from '../src/engine/worker/section-runner.js';
 import { emptyMetrics } from '../src/engine/shared/section-metrics.js';
 import type { MainMessage, SectionResult, SectionTask, WorkerMessage } from '../src/engine/shared/worker-protocol.js';
+import type { SectionConfig } from '../src/config/section-config.js';
+import type { CommitHooks } from '../src/storage/window-commit.js';
+
+/**
+ * Test only: UZP_TEST_COMMIT_HOOKS names a module whose default export builds
+ * commit hooks for a section (test/support/commit-hooks.ts), so crash tests
+ * can stop a real run inside a commit. Unset, as it is outside those tests,
+ * nothing is loaded and commits run without hooks.
+ */
+async function testCommitHooks(cfg: SectionConfig): Promise<CommitHooks | undefined> {
+  const file = process.env['UZP_TEST_COMMIT_HOOKS'];
+  if (!file) return undefined;
+  const hooks = (await import(pathToFileURL(file).href)) as { default: (target: { section: string; positionFile: string }) => CommitHooks };
+  return hooks.default({ section: cfg.section, positionFile: cfg.positionFile });
+}
 
 export default async function sectionWorker(task: SectionTask): Promise<SectionResult> {
   const { config: cfg, port } = task;
@@ -46,6 +62,7 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       signal: stop.signal,
       gate,
       metricsIntervalMs: task.metricsIntervalMs,
+      commitHooks: await testCommitHooks(cfg),
     });
   } catch (err) {
     // Errors before or around the run (unreadable state files, unwritable

@@ -2,7 +2,7 @@
 // benchmarks start instead of the real service. See docs/api.md.
 
 export { startMockApi, API_PATHS } from './server.js';
-export type { MockApi, MockApiOptions, MockApiUrls, RangeEnds } from './server.js';
+export type { MockApi, MockApiOptions, MockApiUrls, MockHold, RangeEnds } from './server.js';
 export { eventTimeOf, TYPES_BY_CATEGORY } from './dataset.js';
 export type { MockCategory, MockRecord, MockStreamSpec, StreamSelector } from './dataset.js';
 export type { FailAction, FaultRequestInfo, MockFaults, PerKeyRateLimit, RequestKind } from './faults.js';

@@ -1,9 +1,9 @@
 // What the records look like. Each builder takes a PRNG already seeded from
 // (seed, stream, index), so the same record comes out every time. The shapes
-// follow docs/api.md's examples plus traps a collector must not fall into: the
-// summary's top-level `time` is not the event time, some mails have no
-// recipients, quarantine records name their time differently, and fields the
-// contract never mentions appear and must be kept verbatim.
+// follow the documented examples (docs/api.md) plus traps a collector must
+// not fall into: the summary's top-level `time` is not the event time, some
+// mails have no recipients, quarantine records name their time differently,
+// and fields the contract never mentions appear and must be kept verbatim.
 
 import { createRng, intBetween, pick, type Rng } from './random.js';
 

@@ -27,7 +27,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 export const QUARANTINE_TOO_OLD = 'Can make search 7 days before at most';
 
-/** A JSON error object with a status-dependent subset of the fields docs/api.md, "Errors" lists. */
+/** A JSON error object with a status-dependent subset of the documented fields (docs/api.md, "Errors"). */
 export function errorAnswer(status: number, message: string, extra: Record<string, string> = {}): Answer {
   const body: Record<string, unknown> = { status, code: ERROR_CODES[status] ?? `HTTP_${status}`, message };
   if (status === 401 || status === 406 || status === 400) body['api-version'] = 'v2';

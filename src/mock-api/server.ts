@@ -1,7 +1,7 @@
 // The mock Uzman Posta API over plain node:http: routing, checks in a fixed
-// order (key 401, rate limit 429, injected faults, parameters 400, domain 403,
-// quarantine retention 406), then the answer itself. One instance owns all its state, so several
-// can run side by side in one process.
+// order (key 401, holds, rate limit 429, injected faults, parameters 400,
+// domain 403, quarantine retention 406), then the answer itself. One instance
+// owns all its state, so several can run side by side in one process.
 
 import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -72,10 +72,33 @@ export interface MockApi {
   setFaults(partial: Partial<MockFaults>): void;
   /** The next `count` requests of `kind` (default any) fail with `action`. */
   failNext(count: number, action: FailAction, kind?: RequestKind | 'any'): void;
+  /**
+   * Catches up to `count` (default 1) list or detail requests that `match`
+   * picks and leaves them unanswered until the hold is released: a test acts
+   * while a request is provably in flight instead of hoping a latency lasts
+   * long enough. Holds are checked in the order they were made.
+   */
+  hold(match: (request: FaultRequestInfo) => boolean, count?: number): MockHold;
   stats(): MockStats;
   resetStats(): void;
   /** Stops listening and destroys every connection; idempotent. */
   close(): Promise<void>;
+}
+
+export interface MockHold {
+  /** The first request caught, as it arrived (before the mock looked at it further). */
+  readonly arrived: Promise<FaultRequestInfo>;
+  /** Requests caught so far. */
+  readonly caught: number;
+  /** Caught requests not yet released whose client still waits for the answer. */
+  readonly waiting: number;
+  /** Caught requests whose client hung up before the release. */
+  readonly abandoned: number;
+  /**
+   * Answers each caught request as if it arrived now (the rate limit, faults,
+   * stats and request log see it then), and catches no more. Idempotent.
+   */
+  release(): void;
 }
 
 export const API_PATHS: Readonly<Record<MockCategory, string>> = {
@@ -169,6 +192,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
   const faults = new FaultInjector(seed, options.faults ?? {}, options.monotonicMs ?? (() => performance.now()));
   const stats = new RequestStats(options.logLimit ?? 100_000);
   const timers = new Set<NodeJS.Timeout>();
+  const holds = new Set<HoldState>();
+  let closed = false;
 
   function listAnswer(category: MockCategory, query: URLSearchParams, key: string, entry: MockRequestLogEntry): Answer {
     const start = query.get('starttime');
@@ -266,6 +291,11 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    serve(req, res, true);
+  }
+
+  /** `mayHold` is false for a request a hold has let go: it is answered, not caught again. */
+  function serve(req: IncomingMessage, res: ServerResponse, mayHold: boolean): void {
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
@@ -288,16 +318,23 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     if (req.method !== 'GET') return finish(errorAnswer(405, 'Only GET is supported'));
     if (key === undefined) return finish(errorAnswer(401, 'Authorization header with a Bearer API key is required'));
     if (!allowed.has(key)) return finish(errorAnswer(401, 'Invalid API key'));
+    const info: FaultRequestInfo = { kind: r.kind, key, rawUrl };
+    if (r.kind === 'detail') {
+      const queueId = safeDecode(r.rawId);
+      if (queueId !== undefined) info.queueId = queueId;
+    }
+    if (mayHold) {
+      for (const h of holds) {
+        if (h.caught.length >= h.count || !h.match(info)) continue;
+        h.catch({ info, res, resume: () => serve(req, res, false) });
+        return;
+      }
+    }
 
     const limited = faults.rateLimit(key);
     if (limited && !limited.allowed) {
       const answer = errorAnswer(429, 'Rate limit exceeded', { ...limited.headers, 'retry-after': String(limited.retryAfterSeconds) });
       return finish(answer, 'full', 0, 'rateLimit');
-    }
-    const info: FaultRequestInfo = { kind: r.kind, key, rawUrl };
-    if (r.kind === 'detail') {
-      const queueId = safeDecode(r.rawId);
-      if (queueId !== undefined) info.queueId = queueId;
     }
     const { decision, delayMs } = faults.decide(info);
     const normal = r.kind === 'list' ? listAnswer(r.category, query, key, entry) : detailAnswer(r.rawId, query, key, entry);
@@ -335,10 +372,19 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     iterateExpected: (stream, from, to) => dataset.iterateExpected(stream, from, to),
     setFaults: (partial) => faults.set(partial),
     failNext: (count, action, kind = 'any') => faults.failNext(count, action, kind),
+    hold(match, count = 1): MockHold {
+      if (!(count >= 1 && (Number.isInteger(count) || count === Infinity))) throw new RangeError(`hold count must be a whole number >= 1 or Infinity, got ${count}`);
+      const h = new HoldState(match, count, () => !closed, (done) => holds.delete(done));
+      holds.add(h);
+      return h.handle;
+    },
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
+        // Held requests are never answered: their connections are destroyed below.
+        closed = true;
+        holds.clear();
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         server.close(() => resolve());
@@ -347,4 +393,62 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
       return closing;
     },
   };
+}
+
+interface Caught {
+  info: FaultRequestInfo;
+  res: ServerResponse;
+  /** Answers the request as if it arrived now. */
+  resume: () => void;
+}
+
+/** One hold: the requests it caught and its handle for the test. */
+class HoldState {
+  readonly caught: Caught[] = [];
+  #released = false;
+  #abandoned = 0;
+  #arrived: (info: FaultRequestInfo) => void = () => undefined;
+  readonly handle: MockHold;
+
+  constructor(
+    readonly match: (request: FaultRequestInfo) => boolean,
+    readonly count: number,
+    private readonly open: () => boolean,
+    private readonly done: (self: HoldState) => void,
+  ) {
+    const arrived = new Promise<FaultRequestInfo>((resolve) => (this.#arrived = resolve));
+    const self = this;
+    this.handle = {
+      arrived,
+      get caught() {
+        return self.caught.length;
+      },
+      get waiting() {
+        return self.#released ? 0 : self.caught.length - self.#abandoned;
+      },
+      get abandoned() {
+        return self.#abandoned;
+      },
+      release: () => this.release(),
+    };
+  }
+
+  catch(c: Caught): void {
+    this.caught.push(c);
+    // 'close' before the release can only mean the client hung up.
+    c.res.once('close', () => {
+      if (!this.#released) this.#abandoned++;
+    });
+    if (this.caught.length >= this.count) this.done(this);
+    if (this.caught.length === 1) this.#arrived(c.info);
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.done(this);
+    // Answered even when the client hung up, as a slow answer would be: the
+    // fault draws and the request log stay what they would have been.
+    if (this.open()) for (const c of this.caught) c.resume();
+  }
 }

@@ -1,8 +1,9 @@
 // A collector run that gets killed: the mock API with enough data for a run
 // of several seconds, a config of several sections, and a campaign that
-// SIGKILLs the real CLI at seeded moments (at a random delay, while detail
-// requests are in flight, right after a data file grew, while a commit's
-// pending record exists), then checks the files against the ground truth.
+// SIGKILLs the real CLI at seeded moments (at a random delay once the run has
+// committed, while a detail request is held unanswered, and inside a commit
+// through the test-only commit hooks: support/commit-hooks.ts), then checks
+// the files against the ground truth.
 // Shared by test/crash-safety.test.ts and bench/soak.ts.
 
 import { createRng } from '../../src/mock-api/random.js';
@@ -12,8 +13,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wat
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Heartbeat } from '../../src/reporting/heartbeat.js';
-import { startMockApi, type FaultRequestInfo, type MockApi, type StreamSelector } from '../../src/mock-api/index.js';
+import { startMockApi, type FaultRequestInfo, type MockApi, type MockHold, type StreamSelector } from '../../src/mock-api/index.js';
 import { collect, readStream, spawnCli, type CliRun } from './harness.js';
+import { commitHooksEnv } from './commit-hooks.js';
+import { dayAnchor } from './epochs.js';
 
 export const CRASH_KEY = 'crash-key-7d1e0a9b3c5f2e4d6a8b';
 
@@ -43,7 +46,7 @@ export interface CrashScenarioOptions {
   dir: string;
   seed: number;
   sections: number;
-  /** Seconds of data, ending 10 minutes before now (quarantine must be recent: docs/api.md, "Retention"). */
+  /** Seconds of data, ending at 12:30:15 UTC two days back (support/epochs.ts). */
   spanSeconds: number;
   splitInterval?: number;
   /** Mean records per minute of each mail stream; other streams get a third of it. */
@@ -54,6 +57,10 @@ export interface CrashScenarioOptions {
   maxParallelDetails?: number;
   /** The CLI arguments after `--config <file>`. */
   runArgs: string[];
+  /** Commit kills strike in a section's commit number 2 to 1 + this (drawn per kill). Default 12. */
+  commitKillSpread?: number;
+  /** Delay kills strike up to this many ms after the run's first commit. Default 600. */
+  maxKillDelayMs?: number;
 }
 
 export interface StreamCheck {
@@ -70,13 +77,19 @@ export const KILL_MODES: readonly KillMode[] = ['detail', 'pending', 'delay', 'a
 
 export interface KillOutcome {
   mode: KillMode;
-  /** False when the run ended on its own before the moment came. */
+  /** True when the run ended by SIGKILL; false when it ended on its own before the moment came. */
   killed: boolean;
+  /** How the run ended: 'SIGKILL' for every kill. */
+  signal: NodeJS.Signals | null;
   afterMs: number;
-  /** Detail requests the mock had received but not yet answered when the kill was sent (a lower bound). */
+  /** Detail requests held unanswered by the mock when the kill was sent. */
   detailsInFlight: number;
   /** Pending commit records this run wrote and the kill left: a window was being written. */
   pendingLeft: number;
+  /** Position files this run moved: windows it committed before the kill. */
+  committed: number;
+  /** Requests the mock received from this run. */
+  requests: number;
   /** The run's result when it ended on its own. */
   run?: CliRun;
 }
@@ -94,6 +107,20 @@ export interface CampaignReport {
   ms: number;
 }
 
+/**
+ * Why a kill does not count, or undefined when it landed: the run ended by
+ * SIGKILL after it had done work (asked the API, and committed a window or
+ * begun one), at the moment its mode names.
+ */
+export function missedLanding(k: KillOutcome, i: number): string | undefined {
+  const which = `kill ${i + 1} (${k.mode}, after ${k.afterMs} ms)`;
+  if (k.signal !== 'SIGKILL') return `${which}: the run ended by ${k.signal ?? 'itself'}, not SIGKILL`;
+  if (k.requests === 0 || k.committed + k.pendingLeft === 0) return `${which}: the run had not started work (${k.requests} requests, ${k.committed} windows committed)`;
+  if (k.mode === 'detail' && k.detailsInFlight === 0) return `${which}: no detail request was in flight`;
+  if ((k.mode === 'pending' || k.mode === 'append') && k.pendingLeft === 0) return `${which}: no commit was cut short`;
+  return undefined;
+}
+
 /** Seeded randomness for kill moments: the mock's own generator. */
 export const seededRandom = (seed: number): (() => number) => createRng(seed);
 
@@ -104,12 +131,10 @@ export class CrashScenario {
   readonly start: number;
   /** No record exists at or after this time. */
   readonly end: number;
-  private latencyMs: number;
   readonly runArgs: string[];
   private readonly mock: MockApi;
-  /** Arrival times (ms) of detail requests, for the in-flight count at a kill. */
-  private readonly detailArrivals: number[] = [];
-  private onDetail: ((info: FaultRequestInfo) => void) | undefined;
+  private readonly commitKillSpread: number;
+  private readonly maxKillDelayMs: number;
 
   private constructor(mock: MockApi, opts: CrashScenarioOptions, streams: CrashStream[], start: number, end: number) {
     this.mock = mock;
@@ -118,13 +143,15 @@ export class CrashScenario {
     this.streams = streams;
     this.start = start;
     this.end = end;
-    this.latencyMs = opts.latencyMs ?? 1;
     this.runArgs = opts.runArgs;
+    this.commitKillSpread = opts.commitKillSpread ?? 12;
+    this.maxKillDelayMs = opts.maxKillDelayMs ?? 600;
   }
 
   static async create(opts: CrashScenarioOptions): Promise<CrashScenario> {
     const now = Math.floor(Date.now() / 1000);
-    const end = Math.floor(now / 60) * 60 - 600;
+    // Not on a whole minute, so windows straddle hour boundaries (see file_time below).
+    const end = dayAnchor() + 12 * 3600 + 30 * 60 + 15;
     const start = end - opts.spanSeconds;
     const mailPerMinute = opts.mailPerMinute ?? 30;
     const streams: CrashStream[] = [];
@@ -156,7 +183,6 @@ export class CrashScenario {
       faults: { latencyMs: opts.latencyMs ?? 1, jitterMs: opts.jitterMs ?? 2 },
     });
     const scenario = new CrashScenario(mock, opts, streams, start, end);
-    mock.setFaults({ failPaths: (info) => scenario.observe(info) });
 
     const lines = [
       '[DEFAULT]',
@@ -186,14 +212,19 @@ export class CrashScenario {
     return ['--config', this.configPath, ...this.runArgs];
   }
 
-  spawn(): ChildProcess {
-    return spawnCli(this.args, { cwd: this.dir });
+  /** `env` adds to the CLI's environment (e.g. support/commit-hooks.ts's commitHooksEnv). */
+  spawn(env: Record<string, string> = {}): ChildProcess {
+    return spawnCli(this.args, { cwd: this.dir, env });
   }
 
-  /** Slower answers keep a run busy (signals, locks); faster ones let the run that checks finish soon. */
-  setLatency(latencyMs: number, jitterMs = 0): void {
-    this.mock.setFaults({ latencyMs, jitterMs });
-    this.latencyMs = latencyMs;
+  /** The mock's hold (see MockApi.hold): a request kept unanswered until released. */
+  hold(match: (request: FaultRequestInfo) => boolean, count?: number): MockHold {
+    return this.mock.hold(match, count);
+  }
+
+  /** Requests the mock has answered so far. */
+  requestsAnswered(): number {
+    return this.mock.stats().requests;
   }
 
   heartbeat(s: CrashStream): Heartbeat | undefined {
@@ -210,7 +241,6 @@ export class CrashScenario {
   }
 
   async close(): Promise<void> {
-    this.onDetail = undefined;
     await this.mock.close();
   }
 
@@ -285,71 +315,80 @@ export class CrashScenario {
     this.makeWatchedDirs();
   }
 
+  /** Each stream's position file as it is now (undefined: none). */
+  positions(): (number | undefined)[] {
+    return this.streams.map((s) => readPositionFile(s.positionFile));
+  }
+
   /**
    * Runs the CLI once and SIGKILLs it at the moment `mode` picks (parameters
-   * drawn from `random`), or lets it finish if it ends first.
+   * drawn from `random`), or lets it finish if it ends first. 'delay' and
+   * 'detail' arm once the run has committed a window, so no kill lands on a
+   * process still starting; 'pending' and 'append' are struck by the run
+   * itself, inside a commit (support/commit-hooks.ts).
    */
   async runAndKill(mode: KillMode, random: () => number): Promise<KillOutcome> {
     const started = Date.now();
     const pendingBefore = this.pendingRecords();
-    const child = this.spawn();
+    const positionsBefore = this.positions();
+    const requestsBefore = this.requestsAnswered();
+    const commitKill = mode === 'pending' || mode === 'append';
+    // Drawn before the run, so the seed alone fixes each kill's parameters.
+    const nthCommit = 2 + Math.floor(random() * this.commitKillSpread);
+    const delayMs = random() * this.maxKillDelayMs;
+    const nthDetail = 1 + Math.floor(random() * 40);
+    const child = this.spawn(commitKill ? commitHooksEnv({ action: 'kill', at: mode, commit: nthCommit }) : {});
     const result = collect(child);
     let killedAt: number | undefined;
     let detailsInFlight = 0;
+    let hold: MockHold | undefined;
     const kill = (): void => {
       if (killedAt !== undefined || child.exitCode !== null || child.signalCode !== null) return;
       killedAt = Date.now();
-      detailsInFlight = this.inFlightDetails(killedAt);
+      detailsInFlight = hold?.waiting ?? 0;
       child.kill('SIGKILL');
     };
     const exited = once(child, 'exit');
-    const watchers: FSWatcher[] = [];
+    let watcher: FSWatcher | undefined;
     let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      watcher?.close();
+      watcher = undefined;
+      if (mode === 'delay') timer = setTimeout(kill, delayMs);
+      else {
+        let seen = 0;
+        hold = this.mock.hold((r) => r.kind === 'detail' && ++seen === nthDetail);
+        void hold.arrived.then(kill);
+      }
+    };
     try {
-      switch (mode) {
-        case 'delay':
-          // From before the workers start to deep into the run.
-          timer = setTimeout(kill, 150 + random() * 2500);
-          break;
-        case 'detail': {
-          let left = 1 + Math.floor(random() * 300);
-          // Called by the mock as the request arrives, before it answers: that detail is in flight.
-          this.onDetail = () => {
-            if (--left === 0) kill();
-          };
-          break;
-        }
-        case 'append':
-        case 'pending': {
-          const armAt = started + 400 + random() * 1500;
-          const trigger = (dir: string, file: string | null): void => {
-            if (file === null || Date.now() < armAt) return;
-            if (mode === 'pending' ? file.endsWith('.pending') && existsSync(join(dir, file)) : this.isDataFile(dir, file)) kill();
-          };
-          const dirs = mode === 'pending' ? [join(this.dir, 'positions')] : this.streams.map((s) => s.dir);
-          for (const d of dirs) watchers.push(watch(d, (_event, file) => trigger(d, file)));
-          break;
-        }
-        default: {
-          const never: never = mode;
-          throw new Error(`unknown kill mode ${String(never)}`);
-        }
+      if (!commitKill) {
+        // A position file written by this run: it has committed a window.
+        watcher = watch(join(this.dir, 'positions'), (_event, file) => {
+          if (file !== null && file.endsWith('.pos') && watcher) arm();
+        });
       }
       await exited;
     } finally {
       if (timer) clearTimeout(timer);
-      for (const w of watchers) w.close();
-      this.onDetail = undefined;
+      watcher?.close();
+      // A held detail of a killed run goes to a closed connection; of a finished run, nowhere.
+      hold?.release();
     }
     const run = await result;
-    const killed = killedAt !== undefined && run.signal === 'SIGKILL';
+    const killed = run.signal === 'SIGKILL';
+    if (killed && !commitKill && killedAt === undefined) throw new Error(`the run died by a SIGKILL the test did not send:\n${run.stderr}`);
+    const positionsAfter = this.positions();
     return {
       mode,
       killed,
+      signal: run.signal,
       afterMs: (killedAt ?? Date.now()) - started,
       detailsInFlight: killed ? detailsInFlight : 0,
       // Only this run's: a record left by an earlier kill may wait for a section not yet restarted.
       pendingLeft: killed ? this.pendingRecords(pendingBefore).size : 0,
+      committed: positionsAfter.filter((p, i) => p !== positionsBefore[i]).length,
+      requests: this.requestsAnswered() - requestsBefore,
       ...(killed ? {} : { run }),
     };
   }
@@ -366,9 +405,9 @@ export class CrashScenario {
     let rounds = 0;
     let rollbacks = 0;
     let completedCommits = 0;
-    let attempts = 0;
     while (kills.length < opts.kills) {
-      const mode = KILL_MODES[attempts++ % KILL_MODES.length] ?? 'delay';
+      // By kill, not by attempt: a mode whose run finished first is tried again.
+      const mode = KILL_MODES[kills.length % KILL_MODES.length] ?? 'delay';
       const outcome = await this.runAndKill(mode, random);
       if (outcome.killed) {
         kills.push(outcome);
@@ -404,30 +443,21 @@ export class CrashScenario {
     return this.messageLogLines(/an interrupted commit had already saved its position/);
   }
 
-  private observe(info: FaultRequestInfo): undefined {
-    if (info.kind === 'detail') {
-      const now = Date.now();
-      this.detailArrivals.push(now);
-      if (this.detailArrivals.length > 256) this.detailArrivals.splice(0, 128);
-      this.onDetail?.(info);
-    }
-    return undefined;
-  }
-
-  /** Each detail answer waits at least latencyMs, so one that arrived within it is still unanswered. */
-  private inFlightDetails(at: number): number {
-    return this.detailArrivals.filter((t) => at - t < this.latencyMs).length;
-  }
-
   private isDataFile(dir: string, file: string): boolean {
     return this.streams.some((s) => s.dir === dir && file.startsWith(s.prefix) && file.endsWith('.log'));
   }
 
-  /** fs.watch needs the directories to exist before the collector makes them (it accepts existing ones). */
+  /** fs.watch needs the directory to exist before the collector makes it (it accepts an existing one). */
   private makeWatchedDirs(): void {
     mkdirSync(join(this.dir, 'positions'), { recursive: true });
-    for (const s of this.streams) mkdirSync(s.dir, { recursive: true });
   }
+}
+
+/** The start of the window a list request asks for: lists ask from one second before it. */
+export function listWindowStart(request: FaultRequestInfo): number | undefined {
+  if (request.kind !== 'list') return undefined;
+  const starttime = new URLSearchParams(request.rawUrl.split('?')[1] ?? '').get('starttime');
+  return starttime === null ? undefined : Number(starttime) + 1;
 }
 
 function readPositionFile(file: string): number | undefined {

@@ -13,6 +13,7 @@ import { MetricsRecorder } from '../shared/section-metrics.js';
 import type { RunRange, SectionResult, WorkerMessage } from '../shared/worker-protocol.js';
 import { planSegments } from './segment-plan.js';
 import { runSegment } from './segment-run.js';
+import type { CommitHooks } from '../../storage/window-commit.js';
 
 export interface SectionRunOptions {
   config: SectionConfig;
@@ -24,6 +25,8 @@ export interface SectionRunOptions {
   gate?: RateGate;
   nowSeconds?: () => number;
   metricsIntervalMs?: number;
+  /** Test hook (crash tests): called between the steps of each commit. */
+  commitHooks?: CommitHooks;
 }
 
 export async function runSection(opts: SectionRunOptions): Promise<SectionResult> {
@@ -67,7 +70,7 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
     const segments = planSegments(cfg, opts.range, nowSeconds(), log, metrics);
     for (const seg of segments) {
       seg.before?.();
-      await runSegment(seg, { config: cfg, client, metrics, log, emit, signal: opts.signal });
+      await runSegment(seg, { config: cfg, client, metrics, log, emit, signal: opts.signal, commitHooks: opts.commitHooks });
       if (opts.signal.aborted) break;
     }
     if (opts.signal.aborted) {

@@ -7,7 +7,7 @@ import { dataFileName } from '../../config/file-names.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import { readPosition } from '../../storage/position-store.js';
 import type { SectionLog } from '../../storage/section-log.js';
-import { commitWindow } from '../../storage/window-commit.js';
+import { commitWindow, type CommitHooks } from '../../storage/window-commit.js';
 import type { MetricsRecorder } from '../shared/section-metrics.js';
 import type { WorkerMessage } from '../shared/worker-protocol.js';
 import { eventTime } from './event-time.js';
@@ -24,6 +24,8 @@ export interface SegmentRunContext {
   emit: (msg: WorkerMessage) => void;
   /** Stops the run: no new window starts, the one in flight is not committed. */
   signal: AbortSignal;
+  /** Test hook (crash tests): called between the steps of each commit. */
+  commitHooks?: CommitHooks | undefined;
 }
 
 interface PendingWindow {
@@ -137,6 +139,7 @@ function commit(w: Window, records: unknown[], seg: Segment, ctx: SegmentRunCont
     fromPosition: w.start,
     toPosition: w.end,
     appends,
+    hooks: ctx.commitHooks,
   });
   metrics.counts.recordsWritten += records.length;
   metrics.counts.windowsCommitted++;
