@@ -1,5 +1,5 @@
 // `npm run soak -- --kills N [--seed S] [--sections K] [--sequential] [--keep]`:
-// the crash-safety scenario of test/crash-safety.test.ts at length. SIGKILLs
+// the crash-safety scenario of test/e2e/crash-safety.test.ts at length. SIGKILLs
 // the real CLI N times at seeded moments, runs it to the end, and checks every
 // stream's files against the mock's ground truth. Exits 1 on any mismatch.
 // Not part of `npm test`: 50 kills take minutes.

@@ -4,7 +4,7 @@
 // committed, while a detail request is held unanswered, and inside a commit
 // through the test-only commit hooks: support/commit-hooks.ts), then checks
 // the files against the ground truth.
-// Shared by test/crash-safety.test.ts and bench/soak.ts.
+// Shared by test/e2e/crash-safety.test.ts and bench/soak.ts.
 
 import { createRng } from '../../src/mock-api/random.js';
 import type { ChildProcess } from 'node:child_process';

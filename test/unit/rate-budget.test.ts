@@ -1,0 +1,218 @@
+// The per-key rate budget as the coordinator uses it, in virtual time: the
+// quota estimator and the grant queue together (each alone:
+// quota-estimator.test.ts, grant-queue.test.ts), and whole simulated runs
+// against a token-bucket service.
+
+import { expect } from 'chai';
+import { CEILING_JITTER_MS } from '../../src/engine/main/grant-queue.js';
+import { RateBudget, type RateBudgetOptions } from '../../src/engine/main/rate-budget.js';
+import { ask, maxInWindow } from '../support/grant-times.js';
+import { simulate } from '../support/rate-simulation.js';
+import { VirtualTime } from '../support/virtual-time.js';
+
+function budgetAt(time: VirtualTime, opts: Partial<RateBudgetOptions> = {}): { budget: RateBudget; modes: boolean[] } {
+  const modes: boolean[] = [];
+  const budget = new RateBudget({ ceiling: 0, now: time.now, wallNow: () => 1_700_000_000_000 + time.now(), timers: time.timers, onFreeChange: (f) => modes.push(f), ...opts });
+  return { budget, modes };
+}
+
+const ok = { status: 200, headers: {} };
+const limited = (retryAfterSeconds?: number) => ({ status: 429, headers: {}, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
+
+describe('RateBudget', () => {
+  it('is free until the first 429: grants at once, and tells no one anything', () => {
+    const time = new VirtualTime();
+    const { budget, modes } = budgetAt(time);
+    expect(budget.free).to.equal(true);
+    expect(ask(budget, time, 100)).to.have.length(100);
+    for (let i = 0; i < 100; i++) budget.observe(ok);
+    expect(budget.free).to.equal(true);
+    expect(modes).to.deep.equal([]);
+  });
+
+  it('a 429 pauses every grant until its Retry-After has passed, and says the budget is no longer free', () => {
+    const time = new VirtualTime();
+    const { budget, modes } = budgetAt(time);
+    budget.admitted(50);
+    time.runUntil(1000);
+    budget.observe(limited(2));
+    expect(modes).to.deep.equal([false]);
+    const at = ask(budget, time, 3);
+    expect(at, 'nothing during the pause').to.have.length(0);
+    time.runUntil(2999);
+    expect(at).to.have.length(0);
+    time.runUntil(3100);
+    expect(at.length).to.be.greaterThan(0);
+    expect(at[0]).to.equal(3000);
+    expect(budget.snapshot().episodes).to.equal(1);
+  });
+
+  it('a 429 without Retry-After still pauses the others for a second', () => {
+    const time = new VirtualTime();
+    const { budget } = budgetAt(time);
+    budget.admitted(50);
+    budget.observe(limited());
+    const at = ask(budget, time, 1);
+    time.runUntil(999);
+    expect(at).to.have.length(0);
+    time.runUntil(1000);
+    expect(at).to.deep.equal([1000]);
+  });
+
+  it('cuts the rate to 90 % of the admissions measured before the 429, and paces grants at it', () => {
+    const time = new VirtualTime();
+    const { budget } = budgetAt(time);
+    // 40 admitted in the second before the first 429: the quota estimate is 40/s.
+    for (let t = 0; t < 1000; t += 25) {
+      time.runUntil(t);
+      budget.observe(ok);
+    }
+    time.runUntil(1000);
+    budget.observe(limited(1));
+    // The cut waits for the workers' last batches of admissions.
+    expect(budget.snapshot().quota).to.equal(undefined);
+    time.runUntil(1150);
+    const snap = budget.snapshot();
+    expect(snap.quota).to.be.closeTo(40, 1);
+    expect(snap.rate).to.be.closeTo(36, 1);
+    const at = ask(budget, time, 20);
+    time.runUntil(2000 + 19 * 1000 / 36 + 1);
+    expect(at).to.have.length(20);
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    // Demand above the rate lets it climb back towards the estimate; never faster than 40/s.
+    for (const g of gaps) expect(g).to.be.within(1000 / 40 - 1, 1000 / 36 + 1);
+  });
+
+  it('a 429 on the first requests of a run only pauses: with nothing admitted it guesses no rate', () => {
+    const time = new VirtualTime();
+    const { budget, modes } = budgetAt(time);
+    budget.observe(limited(0));
+    expect(budget.snapshot().rate).to.equal(Infinity);
+    expect(budget.free).to.equal(true);
+    budget.observe(limited(1));
+    expect(budget.free).to.equal(false);
+    time.runUntil(1000);
+    expect(budget.free, 'free again once the pause is over').to.equal(true);
+    expect(modes).to.deep.equal([false, true]);
+  });
+
+  it('a cut decided after a short pause has ended makes the key paced again, and says so', () => {
+    const time = new VirtualTime();
+    const { budget, modes } = budgetAt(time);
+    budget.admitted(50);
+    time.runUntil(1000);
+    budget.observe(limited(0.1));
+    time.runUntil(1100);
+    expect(modes, 'free again once the pause is over').to.deep.equal([false, true]);
+    time.runUntil(1150);
+    expect(modes, 'the cut paces the key').to.deep.equal([false, true, false]);
+    expect(budget.snapshot().rate).to.be.closeTo(45, 1);
+  });
+
+  it('climbs back to the estimate and then beyond it while requests queue, and not while idle', () => {
+    const time = new VirtualTime();
+    const { budget } = budgetAt(time);
+    for (let t = 0; t < 1000; t += 50) {
+      time.runUntil(t);
+      budget.admitted(1);
+    }
+    time.runUntil(1000);
+    budget.observe(limited(1)); // quota 20/s, rate 18/s
+    time.runUntil(5000);
+    expect(budget.snapshot().rate, 'idle: unchanged').to.be.closeTo(18, 0.01);
+    // Keep 5 requests queued for 20 s.
+    let granted = 0;
+    const more = (): void => budget.acquire(() => {
+      granted++;
+      more();
+    });
+    for (let i = 0; i < 5; i++) more();
+    time.runUntil(8000);
+    expect(budget.snapshot().rate, 'back near the estimate within 3 s').to.be.within(19.5, 20.5);
+    time.runUntil(25_000);
+    expect(budget.snapshot().rate, 'probing beyond it after 20 s').to.be.greaterThan(22);
+    expect(granted).to.be.greaterThan(300);
+  });
+
+  it('rate-limit headers cap the rate at remaining ÷ seconds to reset, before any 429', () => {
+    const time = new VirtualTime();
+    const { budget, modes } = budgetAt(time);
+    budget.observe({ status: 200, headers: { 'x-ratelimit-remaining': '30', 'x-ratelimit-reset': '3' } });
+    expect(budget.snapshot().rate).to.equal(10);
+    expect(modes).to.deep.equal([false]);
+    const at = ask(budget, time, 5);
+    time.runUntil(1000);
+    expect(at).to.deep.equal([0, 100, 200, 300, 400]);
+    time.runUntil(3000);
+    expect(budget.free, 'the cap lapses at the reset').to.equal(true);
+    expect(budget.snapshot().rateLimited).to.equal(0);
+  });
+
+  it('rate-limit headers with nothing remaining pause until the reset (RateLimit-* and Unix-time resets too)', () => {
+    const time = new VirtualTime();
+    const { budget } = budgetAt(time);
+    const resetAt = (1_700_000_000_000 + 4000) / 1000; // a Unix time 4 s ahead
+    budget.observe({ status: 200, headers: { 'ratelimit-remaining': '0', 'ratelimit-reset': String(resetAt) } });
+    const at = ask(budget, time, 1);
+    time.runUntil(3990);
+    expect(at).to.have.length(0);
+    time.runUntil(4000);
+    expect(at).to.deep.equal([4000]);
+  });
+
+  it('rate_limit reaches both halves: grants stay under it in every second, and so does the estimate', () => {
+    const time = new VirtualTime();
+    const { budget, modes } = budgetAt(time, { ceiling: 20 });
+    expect(budget.free, 'a ceiling is never free').to.equal(false);
+    const at: number[] = [];
+    const more = (): void => budget.acquire(() => {
+      at.push(time.now());
+      if (time.now() < 5000) more();
+    });
+    // Admissions at 100/s, more than the ceiling lets through: the estimate still stays under it.
+    budget.admitted(100);
+    for (let i = 0; i < 8; i++) more();
+    time.runUntil(1000);
+    budget.observe(limited(1));
+    time.runUntil(5000);
+    expect(maxInWindow(at, 1000 + CEILING_JITTER_MS)).to.be.at.most(20);
+    expect(budget.snapshot().quota).to.equal(20);
+    expect(modes).to.deep.equal([]);
+  });
+
+  it('close() grants every waiter and every later request at once, and drops a pending cut', () => {
+    const time = new VirtualTime();
+    const { budget } = budgetAt(time, { ceiling: 1 });
+    budget.admitted(100);
+    time.runUntil(1000);
+    budget.observe(limited(0));
+    const at = ask(budget, time, 5);
+    expect(at).to.have.length(1);
+    budget.close();
+    expect(at).to.have.length(5);
+    expect(ask(budget, time, 2)).to.have.length(2);
+    time.runUntil(5000);
+    expect(budget.snapshot().quota, 'no cut after close').to.equal(undefined);
+  });
+
+  describe('against a simulated token-bucket service (as the mock perKeyRateLimit)', () => {
+    it('12 requests in flight, quota 40/s: finds it, ≥ 90 % of it admitted, < 2 % answered 429', () => {
+      const r = simulate({ quota: 40, clients: 12, latencyMs: 5, seconds: 60 });
+      expect(r.admittedPerSecond / 40).to.be.at.least(0.9);
+      expect(r.share429).to.be.below(0.02);
+    });
+
+    it('a bucket ten times the quota: the first estimate is too high and the second corrects it', () => {
+      const r = simulate({ quota: 40, burst: 400, clients: 12, latencyMs: 5, seconds: 60 });
+      expect(r.admittedPerSecond / 40).to.be.at.least(0.9);
+      expect(r.share429).to.be.below(0.02);
+      expect(r.budget.snapshot().quota).to.be.within(36, 48);
+    });
+
+    it('with X-RateLimit headers: no 429 at all, ≥ 90 % of the quota', () => {
+      const r = simulate({ quota: 40, clients: 12, latencyMs: 5, seconds: 60, headers: true });
+      expect(r.rejected).to.equal(0);
+      expect(r.admittedPerSecond / 40).to.be.at.least(0.9);
+    });
+  });
+});
