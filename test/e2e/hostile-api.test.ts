@@ -16,6 +16,7 @@ import { eventTimeOf, type MockApi, type MockRecord, type MockStreamSpec } from 
 import { runCli, spawnCli, collect, tempDir, until, type CliRun } from '../support/harness.js';
 import { dayAnchor } from '../support/epochs.js';
 import {
+  AUTH,
   DOMAIN,
   KEY,
   errorLog,
@@ -32,7 +33,6 @@ import {
   type SectionSpec,
 } from '../support/hostile-fixtures.js';
 
-const AUTH: MockStreamSpec = { key: KEY, domain: DOMAIN, category: 'authentication', perMinute: 30 };
 const MAIL_IN: MockStreamSpec = { key: KEY, domain: DOMAIN, category: 'mail', type: 'incominglog', perMinute: 6 };
 const QUARANTINE: MockStreamSpec = { key: KEY, domain: DOMAIN, category: 'quarantine', type: 'quarantine', perMinute: 6 };
 

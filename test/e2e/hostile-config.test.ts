@@ -7,12 +7,11 @@ import { dirname, join } from 'node:path';
 
 import { expect } from 'chai';
 
-import type { MockApi, MockStreamSpec } from '../../src/mock-api/index.js';
+import type { MockApi } from '../../src/mock-api/index.js';
 import { runCli, tempDir, type CliRun } from '../support/harness.js';
 import { dayAnchor } from '../support/epochs.js';
 import {
-  DOMAIN,
-  KEY,
+  AUTH,
   errorLog,
   listRequests,
   mockForTest,
@@ -26,7 +25,6 @@ import {
   type SectionSpec,
 } from '../support/hostile-fixtures.js';
 
-const AUTH: MockStreamSpec = { key: KEY, domain: DOMAIN, category: 'authentication', perMinute: 30 };
 
 describe('hostile config and state files', function () {
   this.timeout(30_000);

@@ -5,13 +5,16 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { startMockApi, type MockApi, type MockApiOptions, type MockCategory, type MockRecord, type StreamSelector } from '../../src/mock-api/index.js';
+import { startMockApi, type MockApi, type MockApiOptions, type MockCategory, type MockRecord, type MockStreamSpec, type StreamSelector } from '../../src/mock-api/index.js';
 import { readStream } from './harness.js';
 
 export const KEY = 'hostile-key-0123456789abcdef';
 export const DOMAIN = 'a.test';
 
 /** Options every hostile test wants: small retry sleeps, so a retried run stays fast. */
+/** The authentication stream most hostile scenarios run against. */
+export const AUTH: MockStreamSpec = { key: KEY, domain: DOMAIN, category: 'authentication', perMinute: 30 };
+
 export const FAST_RETRIES: Record<string, string> = {
   list_sleep_time: '0.01',
   detail_sleep_time: '0.01',
