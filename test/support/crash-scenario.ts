@@ -9,11 +9,12 @@
 import { createRng } from '../../src/mock-api/random.js';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Heartbeat } from '../../src/reporting/heartbeat.js';
 import { startMockApi, type FaultRequestInfo, type MockApi, type MockHold, type StreamSelector } from '../../src/mock-api/index.js';
+import { writeIni } from './write-ini.js';
 import { collect, readStream, spawnCli, type CliRun } from './harness.js';
 import { commitHooksEnv } from './commit-hooks.js';
 import { dayAnchor } from './epochs.js';
@@ -184,26 +185,23 @@ export class CrashScenario {
     });
     const scenario = new CrashScenario(mock, opts, streams, start, end);
 
-    const lines = [
-      '[DEFAULT]',
-      `api_key = ${CRASH_KEY}`,
-      `start_time = ${start}`,
-      // Every run ends at least this far behind now, so past `end`; there are no records there.
-      `end_delay = ${now - end}`,
-      `split_interval = ${opts.splitInterval ?? 90}`,
-      // Event-time files: a window near an hour boundary appends to two files in one commit.
-      'file_time = event',
-      `max_parallel_details = ${opts.maxParallelDetails ?? 4}`,
-      'list_sleep_time = 0.01',
-      'detail_sleep_time = 0.01',
-      '',
-    ];
-    for (const s of streams) {
-      lines.push(`[MailLogger:${s.section}]`, `domain = ${s.stream.domain}`, `category = ${s.stream.category}`);
-      if (s.stream.type) lines.push(`type = ${s.stream.type}`);
-      lines.push(`url = ${mock.urls[s.stream.category]}`, '');
-    }
-    writeFileSync(scenario.configPath, lines.join('\n'), { mode: 0o600 });
+    writeIni(scenario.configPath, {
+      DEFAULT: {
+        api_key: CRASH_KEY,
+        start_time: start,
+        // Every run ends at least this far behind now, so past `end`; there are no records there.
+        end_delay: now - end,
+        split_interval: opts.splitInterval ?? 90,
+        // Event-time files: a window near an hour boundary appends to two files in one commit.
+        file_time: 'event',
+        max_parallel_details: opts.maxParallelDetails ?? 4,
+        list_sleep_time: 0.01,
+        detail_sleep_time: 0.01,
+      },
+      ...Object.fromEntries(
+        streams.map((s) => [`MailLogger:${s.section}`, { domain: s.stream.domain, category: s.stream.category, type: s.stream.type, url: mock.urls[s.stream.category] }]),
+      ),
+    });
     scenario.makeWatchedDirs();
     return scenario;
   }

@@ -2,11 +2,12 @@
 // next to it, and readers for what a run leaves behind (data, error log,
 // heartbeat, position). Everything is per test; nothing is shared.
 
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { startMockApi, type MockApi, type MockApiOptions, type MockCategory, type MockRecord, type MockStreamSpec, type StreamSelector } from '../../src/mock-api/index.js';
 import { readStream } from './harness.js';
+import { writeIni, type IniSections } from './write-ini.js';
 
 export const KEY = 'hostile-key-0123456789abcdef';
 export const DOMAIN = 'a.test';
@@ -46,24 +47,19 @@ export interface SectionSpec {
 /** Writes `uzmanposta.ini` (mode 600, so no permission warning) into `dir`; returns its path. */
 export function writeConfig(dir: string, sections: SectionSpec[], defaults: Record<string, string> = {}): string {
   const merged = { log_directory: './out', ...FAST_RETRIES, ...defaults };
-  const lines = ['[DEFAULT]', ...Object.entries(merged).map(([k, v]) => `${k} = ${v}`), ''];
+  const ini: IniSections = { DEFAULT: merged };
   for (const s of sections) {
-    lines.push(`[MailLogger:${s.name}]`);
-    const opts: Record<string, string> = {
+    ini[`MailLogger:${s.name}`] = {
       api_key: s.apiKey ?? KEY,
       category: s.category,
       url: s.url,
-      start_time: String(s.startTime),
-      ...(s.domain === undefined ? { domain: DOMAIN } : { domain: s.domain }),
-      ...(s.type === undefined ? {} : { type: s.type }),
+      start_time: s.startTime,
+      domain: s.domain ?? DOMAIN,
+      type: s.type,
       ...s.options,
     };
-    for (const [k, v] of Object.entries(opts)) lines.push(`${k} = ${v}`);
-    lines.push('');
   }
-  const path = join(dir, 'uzmanposta.ini');
-  writeFileSync(path, lines.join('\n'), { mode: 0o600 });
-  return path;
+  return writeIni(join(dir, 'uzmanposta.ini'), ini);
 }
 
 /** Where a section's files go under log_directory `out` (the Python tool's layout). */
