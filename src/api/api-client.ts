@@ -73,6 +73,8 @@ export interface ApiClientOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   onRequest?: (ev: RequestEvent) => void;
   signal?: AbortSignal;
+  /** Monotonic milliseconds that request durations are measured with; performance.now() unless a test injects one. */
+  now?: () => number;
   /**
    * Where the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their
    * lower-case forms) are read from. Defaults to process.env; tests inject one.
@@ -299,8 +301,9 @@ export class ApiClient {
       }
       this.#throwIfStopped(url);
 
-      const started = performance.now();
-      const elapsed = (): number => Math.round(performance.now() - started);
+      const now = this.#opts.now ?? (() => performance.now());
+      const started = now();
+      const elapsed = (): number => Math.round(now() - started);
       let status: number | null = null;
       let headers: Headers = {};
       let outcome: Attempt<T> | { type: 'aborted' } | { type: 'bug'; error: unknown };

@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { WriteError } from '../common/errors.js';
-import { hasDateTokens, strftime, strftimeParse, strftimeToRegExp } from '../config/strftime.js';
+import { hasDateTokens, strftime, strftimeParse } from '../config/strftime.js';
 
 export interface RetentionResult {
   /** Absolute paths removed. */
