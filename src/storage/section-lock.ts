@@ -215,6 +215,9 @@ function whyDead(holder: LockHolder): string | undefined {
     if (errnoCode(err) === 'ESRCH') return 'no longer runs';
     return undefined;
   }
+  // A killed process whose parent has not reaped it yet still answers kill(0);
+  // in a container without an init process it may never be reaped. It runs no code.
+  if (procStateOf(holder.pid) === 'zombie') return 'no longer runs (it is a zombie: exited, not yet reaped by its parent)';
   if (holder.procStart === undefined) return undefined;
   const now = procStartOf(holder.pid);
   if (now !== undefined && now !== holder.procStart) return 'no longer runs (its pid now belongs to a process started later)';
@@ -284,6 +287,19 @@ function parseHolder(raw: string): LockHolder | undefined {
   const holder: LockHolder = { pid: o.pid, hostname: o.hostname, startedAt: o.startedAt };
   if (typeof o.procStart === 'string') holder.procStart = o.procStart;
   return holder;
+}
+
+/** Linux only: 'zombie' for a process in state Z (zombie) or X (dead), as /proc/<pid>/stat says. */
+function procStateOf(pid: number): 'zombie' | 'other' | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 3, after the command name, which may hold spaces and parentheses.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X' ? 'zombie' : 'other';
+  } catch {
+    return undefined;
+  }
 }
 
 /** Linux only: boot id plus the process's start time, which together never repeat. */

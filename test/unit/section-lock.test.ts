@@ -1,4 +1,5 @@
-import { catchError } from '../support/harness.js';
+import { catchError, until } from '../support/harness.js';
+import { onCleanup } from '../support/cleanup.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,6 +132,25 @@ describe('section-lock', () => {
     expect(readLockHolder(lockPath)?.pid).to.equal(process.pid);
     expect(logs.join('\n')).to.include(String(deadPid)).and.to.include(lockPath);
     expect(fs.readdirSync(path.dirname(lockPath))).to.deep.equal(['sec.lock']);
+    lock.release();
+  });
+
+  (process.platform === 'linux' ? it : it.skip)('takes over a lock whose holder is a zombie (killed, never reaped)', async () => {
+    // `sleep 0` exits at once, and its parent, having become `sleep 30` by exec,
+    // never waits for it: a zombie, as a killed collector is in a container
+    // without an init process.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    onCleanup(() => {
+      parent.kill('SIGKILL');
+    });
+    const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
+    const zombie = Number(line.toString().trim());
+    await until(() => (/\) [ZX] /.test(readFileOr(`/proc/${zombie}/stat`)) ? true : undefined), 'the child to be a zombie');
+    writeHolder({ pid: zombie, hostname: os.hostname(), startedAt: '2001-01-01T00:00:00.000Z' });
+    const logs: string[] = [];
+    const lock = acquireSectionLock(lockPath, SECTION, (m) => logs.push(m));
+    expect(readLockHolder(lockPath)?.pid).to.equal(process.pid);
+    expect(logs.join('\n')).to.include(`process ${zombie} `).and.to.include('it is a zombie');
     lock.release();
   });
 
@@ -271,4 +291,12 @@ async function pidOfExitedProcess(): Promise<number> {
   await once(child, 'exit');
   if (child.pid === undefined) throw new Error('no pid');
   return child.pid;
+}
+
+function readFileOr(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
