@@ -36,7 +36,7 @@ export interface MockApiOptions {
   recordsWithoutTimeRatio?: number;
   /** Current unix seconds, for the 7-day quarantine limit. */
   now?: () => number;
-  /** Milliseconds for the per-key token bucket. Default performance.now. */
+  /** Monotonic milliseconds for the per-key token bucket and the request log. Default performance.now. */
   monotonicMs?: () => number;
   faults?: MockFaults;
   host?: string;
@@ -189,7 +189,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     hostileQueueIds: options.hostileQueueIds ?? false,
     recordsWithoutTimeRatio: options.recordsWithoutTimeRatio ?? 0,
   });
-  const faults = new FaultInjector(seed, options.faults ?? {}, options.monotonicMs ?? (() => performance.now()));
+  const monotonicMs = options.monotonicMs ?? (() => performance.now());
+  const faults = new FaultInjector(seed, options.faults ?? {}, monotonicMs);
   const stats = new RequestStats(options.logLimit ?? 100_000);
   const timers = new Set<NodeJS.Timeout>();
   const holds = new Set<HoldState>();
@@ -302,7 +303,7 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
     const r = route(path);
     const key = bearerKey(req.headers.authorization);
-    const entry: MockRequestLogEntry = { at: Date.now(), kind: r.kind, key, status: 0 };
+    const entry: MockRequestLogEntry = { at: monotonicMs(), kind: r.kind, key, status: 0 };
     if (r.kind === 'list') entry.category = r.category;
 
     const finish = (answer: Answer, mode: 'full' | 'drop' | 'dropMidBody' = 'full', delayMs = 0, fault?: string): void => {

@@ -7,7 +7,11 @@ import type { RequestKind } from './faults.js';
 export type LoggedKind = RequestKind | 'other';
 
 export interface MockRequestLogEntry {
-  /** Date.now() when the request was answered (before any injected delay). */
+  /**
+   * When the request was answered (before any injected delay), in monotonic
+   * milliseconds (performance.now() unless the mock was given another clock):
+   * the clock the collector's own timings use when it runs in the same process.
+   */
   at: number;
   kind: LoggedKind;
   key: string | undefined;
