@@ -170,7 +170,7 @@ export class Coordinator {
     switch (msg.type) {
       case 'progress':
         state.progress = { position: msg.position, rangeStart: msg.rangeStart, rangeEnd: msg.rangeEnd };
-        state.metrics = { ...state.metrics, recordsWritten: msg.recordsWritten };
+        state.metrics = msg.metrics;
         this.opts.onUpdate?.(this.states);
         break;
       case 'metrics':

@@ -34,7 +34,12 @@ export interface SectionResult {
 }
 
 export type WorkerMessage =
-  | { type: 'progress'; section: string; position: number; rangeStart: number; rangeEnd: number; recordsWritten: number }
+  /**
+   * After each committed window: how far the range is done, and the metrics as
+   * of that commit (records and the section's position move together, so no
+   * heartbeat shows new records with the previous position).
+   */
+  | { type: 'progress'; section: string; position: number; rangeStart: number; rangeEnd: number; metrics: SectionMetrics }
   | { type: 'metrics'; section: string; metrics: SectionMetrics }
   | { type: 'log'; section: string; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'rate-acquire'; section: string; id: number }

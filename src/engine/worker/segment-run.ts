@@ -71,7 +71,7 @@ export async function runSegment(seg: Segment, ctx: SegmentRunContext): Promise<
       position: pending.listed.window.end,
       rangeStart: seg.from,
       rangeEnd: seg.to,
-      recordsWritten: metrics.counts.recordsWritten,
+      metrics: metrics.snapshot(),
     });
     return true;
   };
