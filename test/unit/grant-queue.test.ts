@@ -9,6 +9,7 @@ import { VirtualTime } from '../support/virtual-time.js';
 
 /** A pacer whose rate and pause the test sets; it records which grants waited for their slot. */
 class FixedPacer implements Pacer {
+  ceiling = Infinity;
   pausedUntil = 0;
   rate = Infinity;
   readonly grants: { at: number; slotMs: number }[] = [];
@@ -28,8 +29,9 @@ class FixedPacer implements Pacer {
 
 function queueAt(time: VirtualTime, opts: { ceiling?: number; timers?: BudgetTimers } = {}): { queue: GrantQueue; pacer: FixedPacer; modes: boolean[] } {
   const pacer = new FixedPacer();
+  if (opts.ceiling !== undefined && opts.ceiling > 0) pacer.ceiling = opts.ceiling;
   const modes: boolean[] = [];
-  const queue = new GrantQueue({ ceiling: opts.ceiling ?? 0, pacer, now: time.now, timers: opts.timers ?? time.timers, onFreeChange: (f) => modes.push(f) });
+  const queue = new GrantQueue({ pacer, now: time.now, timers: opts.timers ?? time.timers, onFreeChange: (f) => modes.push(f) });
   return { queue, pacer, modes };
 }
 

@@ -18,6 +18,8 @@ export interface BudgetTimers {
 
 /** What the queue asks of whoever knows the key's limits. */
 export interface Pacer {
+  /** The `rate_limit` ceiling in requests per second, held in every second; Infinity when there is none. */
+  readonly ceiling: number;
   /** No grant before this time (monotonic ms). */
   readonly pausedUntil: number;
   /** Requests per second allowed now; Infinity when unpaced. */
@@ -33,8 +35,6 @@ export interface Pacer {
 }
 
 export interface GrantQueueOptions {
-  /** Requests per second never to exceed; 0 = no ceiling. */
-  ceiling: number;
   pacer: Pacer;
   /** Monotonic milliseconds. */
   now: () => number;
@@ -49,7 +49,6 @@ export const CEILING_JITTER_MS = 25;
 const LATE_GRANT_MS = 5;
 
 export class GrantQueue {
-  private readonly ceiling: number;
   private readonly pacer: Pacer;
   private readonly now: () => number;
   private readonly timers: BudgetTimers;
@@ -64,7 +63,6 @@ export class GrantQueue {
   private grants = 0;
 
   constructor(opts: GrantQueueOptions) {
-    this.ceiling = opts.ceiling > 0 ? opts.ceiling : Infinity;
     this.pacer = opts.pacer;
     this.now = opts.now;
     this.timers = opts.timers;
@@ -109,12 +107,12 @@ export class GrantQueue {
   private intervalAt(now: number): number {
     const rate = this.pacer.rateAt(now);
     const paced = Number.isFinite(rate) ? 1000 / rate : 0;
-    const ceiling = Number.isFinite(this.ceiling) ? (1000 + CEILING_JITTER_MS) / this.ceiling : 0;
+    const ceiling = Number.isFinite(this.pacer.ceiling) ? (1000 + CEILING_JITTER_MS) / this.pacer.ceiling : 0;
     return Math.max(paced, ceiling);
   }
 
   private computeFree(now: number): boolean {
-    return !this.closed && now >= this.pacer.pausedUntil && !Number.isFinite(Math.min(this.pacer.rateAt(now), this.ceiling));
+    return !this.closed && now >= this.pacer.pausedUntil && !Number.isFinite(Math.min(this.pacer.rateAt(now), this.pacer.ceiling));
   }
 
   private refreshFree(now: number): void {
@@ -126,7 +124,7 @@ export class GrantQueue {
     // A pause or a header cap ends by itself: look again then, so workers hear of it.
     if (!free && this.queue.length === 0 && !this.closed) {
       const lapse = Math.max(this.pacer.pausedUntil, this.pacer.unpacedFrom());
-      if (lapse > now && Number.isFinite(lapse) && !Number.isFinite(this.ceiling)) this.schedule(lapse);
+      if (lapse > now && Number.isFinite(lapse) && !Number.isFinite(this.pacer.ceiling)) this.schedule(lapse);
     }
   }
 

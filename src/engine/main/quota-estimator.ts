@@ -78,7 +78,7 @@ const SLOT_MS = 100;
 const SLOTS = 10; // admissions are counted per 100 ms over the last second
 
 export class QuotaEstimator implements Pacer {
-  private readonly ceiling: number;
+  readonly ceiling: number;
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private readonly timers: BudgetTimers;

@@ -67,7 +67,7 @@ export class RateBudget {
       backoff: opts.backoff,
       probe: opts.probe,
     });
-    this.queue = new GrantQueue({ ceiling: opts.ceiling, pacer: this.estimator, now, timers, onFreeChange: opts.onFreeChange });
+    this.queue = new GrantQueue({ pacer: this.estimator, now, timers, onFreeChange: opts.onFreeChange });
   }
 
   /** Whether requests may go without asking: no ceiling, no pause, no rate known to respect. */
