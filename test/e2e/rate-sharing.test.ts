@@ -10,6 +10,8 @@ import { startMockApi, type FaultRequestInfo, type MockApi, type MockApiOptions 
 import { readStream, tempDir, until } from '../support/harness.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { Coordinator } from '../../src/engine/main/coordinator.js';
+import type { SectionConfig } from '../../src/config/section-config.js';
+import type { SectionResult } from '../../src/engine/shared/worker-protocol.js';
 import { writeSectionsIni, type IniSection } from '../support/sections-ini.js';
 import { dayAnchor } from '../support/epochs.js';
 import { onCleanup } from '../support/cleanup.js';
@@ -36,6 +38,19 @@ function expectAll(dir: string, api: MockApi, s: IniSection, from: number, to: n
   const truth = api.expected(s.stream, from, to);
   expect(truth.length, `${s.name}: the scenario has records`).to.be.greaterThan(0);
   expect(written, `${s.name}: every record once, in order`).to.deep.equal(truth);
+}
+
+/** Runs the sections together with real worker threads, logging each grant of the key's budget on the main thread's clock. */
+function runWithGrantLog(sections: SectionConfig[], from: number, to: number): { running: Promise<SectionResult[]>; grants: { section: string; at: number }[] } {
+  const grants: { section: string; at: number }[] = [];
+  const coordinator = new Coordinator({
+    sections,
+    range: { from, to },
+    concurrency: sections.length,
+    notify: () => undefined,
+    onRateGrant: (section, at) => grants.push({ section, at }),
+  });
+  return { running: coordinator.run(), grants };
 }
 
 /** Most entries arriving within any window [t, t + ms). */
@@ -79,17 +94,9 @@ describe('rate budget shared by the sections of one key (real workers against th
     });
     const configs = loadConfig(writeSectionsIni(dir, api, sections, { split_interval: 60 })).sections;
     const [a, b] = configs.map((c) => c.section);
-    const grants: { section: string; at: number }[] = [];
-    const coordinator = new Coordinator({
-      sections: configs,
-      range: { from: start, to: end },
-      concurrency: 2,
-      notify: () => undefined,
-      onRateGrant: (section, at) => grants.push({ section, at }),
-    });
     // The trigger waits in the mock until B is well under way, then is answered 429.
     const hold = api.hold(isTrigger);
-    const running = coordinator.run();
+    const { running, grants } = runWithGrantLog(configs, start, end);
     await hold.arrived;
     const fromB = (): number => api.stats().log.filter((e) => e.domain === 'b.test').length;
     await until(() => (fromB() >= 20 ? true : undefined), 'section B under way');
@@ -127,15 +134,8 @@ describe('rate budget shared by the sections of one key (real workers against th
     // Checked on the budget's own grants, in the main thread's clock: when a
     // granted request reaches the server depends on the machine's load, so
     // arrival times at the mock could bunch up by chance without any bug.
-    const grants: { section: string; at: number }[] = [];
-    const coordinator = new Coordinator({
-      sections: configs,
-      range: { from: start, to: end },
-      concurrency: 2,
-      notify: () => undefined,
-      onRateGrant: (section, at) => grants.push({ section, at }),
-    });
-    const results = await coordinator.run();
+    const { running, grants } = runWithGrantLog(configs, start, end);
+    const results = await running;
     expect(results.map((r) => r.status)).to.deep.equal(['completed', 'completed']);
 
     const log = api.stats().log;
