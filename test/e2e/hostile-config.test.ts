@@ -10,20 +10,7 @@ import { expect } from 'chai';
 import type { MockApi } from '../../src/mock-api/index.js';
 import { runCli, tempDir, type CliRun } from '../support/harness.js';
 import { dayAnchor } from '../support/epochs.js';
-import {
-  AUTH,
-  errorLog,
-  listRequests,
-  mockForTest,
-  nowSeconds,
-  outputDir,
-  positionPath,
-  readPositionFile,
-  selector,
-  writeConfig,
-  written,
-  type SectionSpec,
-} from '../support/hostile-fixtures.js';
+import * as fx from '../support/hostile-fixtures.js';
 
 
 describe('hostile config and state files', function () {
@@ -40,21 +27,21 @@ describe('hostile config and state files', function () {
   const SPAN = 1200;
   beforeEach(async () => {
     start = dayAnchor() + 12 * 3600;
-    mock = await mockForTest({ seed: 21, from: start - 3600, to: start + SPAN + 3600, streams: [AUTH] }, register);
+    mock = await fx.mockForTest({ seed: 21, from: start - 3600, to: start + SPAN + 3600, streams: [fx.AUTH] }, register);
   });
 
-  const section = (options: Record<string, string> = {}): SectionSpec => ({
+  const section = (options: Record<string, string> = {}): fx.SectionSpec => ({
     name: 's',
     category: 'authentication',
     url: mock.urls.authentication,
     startTime: start,
     // A run (no --start-time) goes up to now − end_delay: this delay ends it at
     // start + SPAN, give or take the seconds between writing the config and the run.
-    options: { end_delay: String(nowSeconds() - (start + SPAN)), ...options },
+    options: { end_delay: String(fx.nowSeconds() - (start + SPAN)), ...options },
   });
 
   function savePosition(dir: string, text: string): string {
-    const path = positionPath(dir, 's');
+    const path = fx.positionPath(dir, 's');
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
     return path;
@@ -85,7 +72,7 @@ describe('hostile config and state files', function () {
     it("domains that would escape log_directory ('../x', '/abs', NUL) are rejected at validation, all at once", async () => {
       const dir = tempDir('uzp-hostile-');
       const bad = { up: '../x', abs: '/abs', nul: 'a\0b.test' };
-      const config = writeConfig(
+      const config = fx.writeConfig(
         dir,
         Object.entries(bad).map(([name, domain]) => ({ ...section(), name, domain })),
       );
@@ -102,14 +89,14 @@ describe('hostile config and state files', function () {
   describe('state and output paths', () => {
     it('a directory where the position file is expected: the section fails naming it, nothing fetched', async () => {
       const dir = tempDir('uzp-hostile-');
-      const config = writeConfig(dir, [section()]);
-      const pos = positionPath(dir, 's');
+      const config = fx.writeConfig(dir, [section()]);
+      const pos = fx.positionPath(dir, 's');
       mkdirSync(pos, { recursive: true });
       const result = await runCli(['--config', config], { cwd: dir });
       expect(result.code, result.stderr).to.equal(1);
       expect(result.stderr).to.include('[MailLogger:s]').and.include(`position file ${pos}`).and.include('EISDIR');
       expectNothingFetched(result);
-      const logged = errorLog(outputDir(dir, 'authentication')).filter((e) => e.code === 'UZP_STATE_CORRUPT');
+      const logged = fx.errorLog(fx.outputDir(dir, 'authentication')).filter((e) => e.code === 'UZP_STATE_CORRUPT');
       expect(logged).to.have.length(1);
       expect(logged[0]).to.include({ path: pos });
     });
@@ -117,41 +104,41 @@ describe('hostile config and state files', function () {
     it('an output directory that cannot be created (under a regular file): exit 1 naming the path, position unchanged', async () => {
       const dir = tempDir('uzp-hostile-');
       writeFileSync(join(dir, 'plain-file'), 'not a directory\n');
-      const config = writeConfig(dir, [section()], { log_directory: './plain-file/out' });
+      const config = fx.writeConfig(dir, [section()], { log_directory: './plain-file/out' });
       savePosition(dir, `${start}\n`);
       const result = await runCli(['--config', config], { cwd: dir });
       expect(result.code, result.stderr).to.equal(1);
       const summary = result.stdout.split('\n').find((line) => line.includes('MailLogger:s: failed'));
       expect(summary, result.stdout).to.be.a('string');
-      expect(summary).to.include('UZP_WRITE_FAILED').and.include(outputDir(join(dir, 'plain-file'), 'authentication')).and.include('ENOTDIR');
-      // Found before the first request: nothing is fetched that could not be written.
+      expect(summary).to.include('UZP_WRITE_FAILED').and.include(fx.outputDir(join(dir, 'plain-file'), 'authentication')).and.include('ENOTDIR');
+      // Found before the first request: nothing is fetched that could not be fx.written.
       expectNothingFetched(result);
-      expect(readPositionFile(dir, 's')).to.equal(start);
-      expect(existsSync(`${positionPath(dir, 's')}.pending`), 'no pending commit left behind').to.equal(false);
+      expect(fx.readPositionFile(dir, 's')).to.equal(start);
+      expect(existsSync(`${fx.positionPath(dir, 's')}.pending`), 'no pending commit left behind').to.equal(false);
     });
 
     it("resumes from the Python tool's position file (a plain integer and a newline)", async () => {
       const dir = tempDir('uzp-hostile-');
-      const config = writeConfig(dir, [section({ start_time: String(start - 3000) })]);
+      const config = fx.writeConfig(dir, [section({ start_time: String(start - 3000) })]);
       const resumeAt = start + 300;
       savePosition(dir, `${resumeAt}\n`);
       const result = await runCli(['--config', config], { cwd: dir });
       expect(result.code, result.stderr).to.equal(0);
-      const requests = listRequests(mock);
+      const requests = fx.listRequests(mock);
       // One second before the position: the widening that copes with either range-end rule (docs/api.md, "Range ends").
       expect(requests[0]?.starttime).to.equal(resumeAt - 1);
       expect(Math.min(...requests.map((r) => r.starttime))).to.equal(resumeAt - 1);
-      const position = readPositionFile(dir, 's') as number;
+      const position = fx.readPositionFile(dir, 's') as number;
       expect(position).to.be.above(resumeAt);
-      const truth = mock.expected(selector('authentication'), resumeAt, position);
+      const truth = mock.expected(fx.selector('authentication'), resumeAt, position);
       expect(truth.length).to.be.greaterThan(20);
-      expect(written(dir, 'authentication')).to.deep.equal(truth);
-      expect(readFileSync(positionPath(dir, 's'), 'utf8')).to.equal(`${position}\n`);
+      expect(fx.written(dir, 'authentication')).to.deep.equal(truth);
+      expect(readFileSync(fx.positionPath(dir, 's'), 'utf8')).to.equal(`${position}\n`);
     });
 
     it('a corrupt position file: the section fails naming the file and the fix, fetches nothing, never restarts from start_time', async () => {
       const dir = tempDir('uzp-hostile-');
-      const config = writeConfig(dir, [section()]);
+      const config = fx.writeConfig(dir, [section()]);
       const pos = savePosition(dir, 'abc');
       const result = await runCli(['--config', config], { cwd: dir });
       expect(result.code, result.stderr).to.equal(1);
@@ -159,7 +146,7 @@ describe('hostile config and state files', function () {
       expect(result.stderr).to.include('write that Unix time').and.include('delete it');
       expectNothingFetched(result);
       expect(readFileSync(pos, 'utf8')).to.equal('abc');
-      expect(written(dir, 'authentication')).to.deep.equal([]);
+      expect(fx.written(dir, 'authentication')).to.deep.equal([]);
     });
 
     it("resolves relative paths from the config's directory, not the working directory", async () => {
@@ -168,15 +155,15 @@ describe('hostile config and state files', function () {
       const elsewhere = join(root, 'elsewhere');
       mkdirSync(confDir);
       mkdirSync(elsewhere);
-      writeConfig(confDir, [section()]);
+      fx.writeConfig(confDir, [section()]);
       const result = await runCli(['--config', '../etc/uzmanposta.ini'], { cwd: elsewhere });
       expect(result.code, result.stderr).to.equal(0);
-      expect(readdirSync(elsewhere), 'nothing written in the working directory').to.deep.equal([]);
+      expect(readdirSync(elsewhere), 'nothing fx.written in the working directory').to.deep.equal([]);
       expect(readdirSync(confDir).sort()).to.include.members(['locks', 'out', 'positions', 'uzmanposta.ini']);
-      const position = readPositionFile(confDir, 's') as number;
-      const truth = mock.expected(selector('authentication'), start, position);
+      const position = fx.readPositionFile(confDir, 's') as number;
+      const truth = mock.expected(fx.selector('authentication'), start, position);
       expect(truth.length).to.be.greaterThan(20);
-      expect(written(confDir, 'authentication')).to.deep.equal(truth);
+      expect(fx.written(confDir, 'authentication')).to.deep.equal(truth);
     });
   });
 });
