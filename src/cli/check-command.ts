@@ -17,6 +17,7 @@ import { readLockHolder } from '../storage/section-lock.js';
 import { loadFromCli, selectSections } from './section-selection.js';
 import { pendingFileFor } from '../storage/window-commit.js';
 import { capQuarantineStart } from '../engine/worker/window-plan.js';
+import { positionAhead } from '../engine/worker/segment-plan.js';
 
 /** The probe asks for one minute that ended a minute ago: small, and already indexed by the service. */
 const PROBE_SPAN = 60;
@@ -93,6 +94,8 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
 
 function describeStart(s: SectionConfig, now: number): string {
   const saved = readPosition(s.positionFile, s.section);
+  const ahead = saved === undefined ? undefined : positionAhead(s, s.positionFile, saved, now);
+  if (ahead) throw ahead;
   const start = saved ?? s.startTime;
   const from = saved === undefined ? 'from start_time (no position file yet)' : 'from the position file';
   let text = `${start} (${iso(start)}, ${now - start} s behind) ${from}`;

@@ -1,9 +1,12 @@
 // `uzmanposta --list`: the sections of the config and where each stands.
-// Exit 1 when a position file cannot be read, as a run would stop that section.
+// Exit 1 when a position file cannot be read or lies after now − end_delay,
+// as a run would stop that section.
 
 import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
 import { redact } from '../common/mask.js';
 import { readPosition } from '../storage/position-store.js';
+import { PositionAheadError } from '../common/errors.js';
+import { positionAhead } from '../engine/worker/segment-plan.js';
 import { loadFromCli } from './section-selection.js';
 import { formatTable } from './text-table.js';
 
@@ -16,9 +19,11 @@ export async function listCommand(args: CliArgs, io: CliIo): Promise<number> {
     let position: string;
     try {
       const p = readPosition(s.positionFile, s.section);
+      const ahead = p === undefined ? undefined : positionAhead(s, s.positionFile, p, now);
+      if (ahead) throw ahead;
       position = p === undefined ? `none: starts at ${s.startTime} (${iso(s.startTime)})` : `${p} (${iso(p)}, ${now - p} s behind)`;
     } catch (err) {
-      position = 'UNREADABLE (see stderr)';
+      position = err instanceof PositionAheadError ? `AHEAD OF NOW − end_delay (see stderr)` : 'UNREADABLE (see stderr)';
       unreadable.push((err as Error).message);
     }
     return [s.section, s.category, s.type, s.domain || '-', position];

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'UZP_NETWORK'
   | 'UZP_LOCK_HELD'
   | 'UZP_STATE_CORRUPT'
+  | 'UZP_POSITION_AHEAD'
   | 'UZP_WRITE_FAILED'
   | 'UZP_WINDOW_GIVEN_UP'
   | 'UZP_WORKER_CRASHED'
@@ -126,6 +127,17 @@ export class StateCorruptError extends UzpError {
   }
 }
 
+/**
+ * A saved position lies after now − end_delay: the clock went back, or the
+ * file was restored or edited. Running on would skip records for good.
+ */
+export class PositionAheadError extends UzpError {
+  constructor(message: string, context: ErrorContext) {
+    super('UZP_POSITION_AHEAD', message, context);
+    this.name = 'PositionAheadError';
+  }
+}
+
 /** Writing data, a position or a pending record failed (disk full, permissions). */
 export class WriteError extends UzpError {
   constructor(message: string, context: ErrorContext, options?: { cause?: unknown }) {
@@ -218,6 +230,9 @@ export function deserializeError(s: SerializedError): UzpError {
       break;
     case 'UZP_STATE_CORRUPT':
       err = new StateCorruptError(s.message, s.context);
+      break;
+    case 'UZP_POSITION_AHEAD':
+      err = new PositionAheadError(s.message, s.context);
       break;
     case 'UZP_WRITE_FAILED':
       err = new WriteError(s.message, s.context);

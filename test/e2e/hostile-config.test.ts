@@ -111,7 +111,7 @@ describe('hostile config and state files', function () {
       const summary = result.stdout.split('\n').find((line) => line.includes('MailLogger:s: failed'));
       expect(summary, result.stdout).to.be.a('string');
       expect(summary).to.include('UZP_WRITE_FAILED').and.include(fx.outputDir(join(dir, 'plain-file'), 'authentication')).and.include('ENOTDIR');
-      // Found before the first request: nothing is fetched that could not be fx.written.
+      // Found before the first request: nothing is fetched that could not be written.
       expectNothingFetched(result);
       expect(fx.readPositionFile(dir, 's')).to.equal(start);
       expect(existsSync(`${fx.positionPath(dir, 's')}.pending`), 'no pending commit left behind').to.equal(false);
@@ -149,6 +149,34 @@ describe('hostile config and state files', function () {
       expect(fx.written(dir, 'authentication')).to.deep.equal([]);
     });
 
+    it('a position in the future (clock set back, backup restored): the section fails naming the file and what to check, fetches nothing', async () => {
+      const dir = tempDir('uzp-hostile-');
+      const config = fx.writeConfig(dir, [section()]);
+      const ahead = fx.nowSeconds() + 7200;
+      const pos = savePosition(dir, `${ahead}\n`);
+      const result = await runCli(['--config', config], { cwd: dir });
+      expect(result.code, result.stderr).to.equal(1);
+      expect(result.stderr).to.include(`position file ${pos} holds ${ahead}`).and.include('after now − end_delay');
+      expect(fx.errorLog(fx.outputDir(dir, 'authentication')).map((e) => e.code)).to.deep.equal(['UZP_POSITION_AHEAD']);
+      expect(result.stderr).to.include("Check this host's clock").and.include('restored from a backup');
+      expectNothingFetched(result);
+      expect(readFileSync(pos, 'utf8')).to.equal(`${ahead}\n`);
+    });
+
+    it('an --end-time after now − end_delay is capped: the position never passes it, and a note says so', async () => {
+      const dir = tempDir('uzp-hostile-');
+      const config = fx.writeConfig(dir, [section()]);
+      const endDelay = fx.nowSeconds() - (start + SPAN);
+      const before = fx.nowSeconds();
+      const result = await runCli(['--config', config, '--start-time', String(start), '--end-time', String(before + 7200)], { cwd: dir });
+      const after = fx.nowSeconds();
+      expect(result.code, result.stderr).to.equal(0);
+      const position = fx.readPositionFile(dir, 's') as number;
+      expect(position, 'the position stops at now − end_delay').to.be.within(before - endDelay, after - endDelay);
+      expect(fx.written(dir, 'authentication')).to.deep.equal(mock.expected(fx.selector('authentication'), start, position));
+      expect(fx.messageLog(fx.outputDir(dir, 'authentication'))).to.include(`--end-time ${before + 7200} is after now − end_delay`);
+    });
+
     it("resolves relative paths from the config's directory, not the working directory", async () => {
       const root = tempDir('uzp-hostile-');
       const confDir = join(root, 'etc');
@@ -158,7 +186,7 @@ describe('hostile config and state files', function () {
       fx.writeConfig(confDir, [section()]);
       const result = await runCli(['--config', '../etc/uzmanposta.ini'], { cwd: elsewhere });
       expect(result.code, result.stderr).to.equal(0);
-      expect(readdirSync(elsewhere), 'nothing fx.written in the working directory').to.deep.equal([]);
+      expect(readdirSync(elsewhere), 'nothing written in the working directory').to.deep.equal([]);
       expect(readdirSync(confDir).sort()).to.include.members(['locks', 'out', 'positions', 'uzmanposta.ini']);
       const position = fx.readPositionFile(confDir, 's') as number;
       const truth = mock.expected(fx.selector('authentication'), start, position);

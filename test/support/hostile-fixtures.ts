@@ -93,6 +93,16 @@ export function errorLog(outDir: string): Record<string, unknown>[] {
   return out;
 }
 
+/** The text of a section's message logs (messages_*), oldest first. */
+export function messageLog(outDir: string): string {
+  if (!existsSync(outDir)) return '';
+  return readdirSync(outDir)
+    .filter((n) => n.startsWith('messages_'))
+    .sort()
+    .map((f) => readFileSync(join(outDir, f), 'utf8'))
+    .join('');
+}
+
 export interface HeartbeatFile {
   status: string;
   metrics: Record<string, number | null>;

@@ -170,6 +170,18 @@ describe('--check', function () {
     expect(r.stdout).to.include('2 problem(s) found.');
   });
 
+  it('exits 1 naming a position after now − end_delay, and what to check', async () => {
+    const { dir, path } = config(goodConfig());
+    const ahead = Math.floor(Date.now() / 1000) + 7200;
+    mkdirSync(join(dir, 'positions'));
+    writeFileSync(join(dir, 'positions', 'q.pos'), `${ahead}\n`);
+    const r = await check(['--config', path, '--check']);
+    expect(r.code).to.equal(1);
+    expect(block(r.stdout, 'MailLogger:q')).to.include(`PROBLEM: section MailLogger:q: the position file ${join(dir, 'positions', 'q.pos')} holds ${ahead}`);
+    expect(block(r.stdout, 'MailLogger:q')).to.include("Check this host's clock");
+    expect(r.stdout).to.include('1 problem(s) found.');
+  });
+
   describe('--online', () => {
     it('makes one small request per key, domain and url, and exits 0 when they work', async () => {
       const { path } = config(goodConfig());

@@ -62,6 +62,17 @@ describe('--list', () => {
     return { dir, path, start };
   }
 
+  it('flags a position after now − end_delay (clock set back, backup restored) and exits 1, as a run would fail the section', async () => {
+    const { dir, path } = setup();
+    const ahead = Math.floor(Date.now() / 1000) + 7200;
+    mkdirSync(join(dir, 'positions'));
+    writeFileSync(join(dir, 'positions', 'auth.pos'), `${ahead}\n`);
+    const r = await list(path);
+    expect(r.code).to.equal(1);
+    expect(rows(r.stdout).get('MailLogger:auth')?.[3]).to.equal('AHEAD OF NOW − end_delay (see stderr)');
+    expect(r.stderr).to.include(`auth.pos holds ${ahead}`).and.include("Check this host's clock");
+  });
+
   it('shows section, category, type, domain and position of every section', async () => {
     const { dir, path, start } = setup();
     const position = start + 3600;

@@ -2,6 +2,7 @@
 // position file. A cron run is one segment on the section's position file; a
 // backfill (--start-time) may add one on a position file of its own.
 
+import { PositionAheadError } from '../../common/errors.js';
 import { readPosition, writePosition } from '../../storage/position-store.js';
 import { recoverPendingCommit } from '../../storage/window-commit.js';
 import type { SectionConfig } from '../../config/section-config.js';
@@ -38,7 +39,17 @@ export function planSegments(cfg: SectionConfig, range: RunRange, now: number, l
   noteRecovery(recovered, cfg.positionFile, log);
   const cronPos = readPosition(cfg.positionFile, cfg.section);
   metrics.position = cronPos ?? null;
-  const to = range.to ?? now - cfg.endDelay;
+  // No run, cron or backfill, reaches past now − end_delay: records indexed
+  // late would be skipped for good, and a position in the future would stop
+  // every later run (docs/decisions.md, "Never past now minus end_delay").
+  const limit = now - cfg.endDelay;
+  const ahead = cronPos === undefined ? undefined : positionAhead(cfg, cfg.positionFile, cronPos, now);
+  if (ahead) throw ahead;
+  let to = range.to ?? limit;
+  if (to > limit) {
+    log.info(`--end-time ${to} is after now − end_delay (${limit}, end_delay = ${cfg.endDelay} s): this run ends at ${limit}; the next run goes on from there`);
+    to = limit;
+  }
   const segments: Segment[] = [];
 
   if (range.from === undefined) {
@@ -52,6 +63,8 @@ export function planSegments(cfg: SectionConfig, range: RunRange, now: number, l
     const backfillFile = `${cfg.positionFile}.backfill-${range.from}-${range.to ?? 'now'}`;
     noteRecovery(recoverPendingCommit(backfillFile, cfg.section), backfillFile, log);
     const backfillPos = readPosition(backfillFile, cfg.section) ?? range.from;
+    const backfillAhead = backfillPos === BACKFILL_MERGED ? undefined : positionAhead(cfg, backfillFile, backfillPos, now);
+    if (backfillAhead) throw backfillAhead;
     const merge = (): void => writePosition(backfillFile, BACKFILL_MERGED, cfg.section);
     if (cronPos === undefined) {
       segments.push({ from: range.from, to, positionFile: cfg.positionFile, label: 'backfill (starts the cron stream)', before: merge });
@@ -112,4 +125,21 @@ function recordGap(log: SectionLog, metrics: MetricsRecorder, gap: Window, reaso
     to: gap.end,
     reason,
   });
+}
+
+/**
+ * The error a position after now − end_delay is, or undefined for a position
+ * a run may start from. Runs, --check and --list judge it the same way.
+ */
+export function positionAhead(cfg: SectionConfig, file: string, position: number, now: number): PositionAheadError | undefined {
+  const limit = now - cfg.endDelay;
+  if (position <= limit) return undefined;
+  const iso = (t: number): string => new Date(t * 1000).toISOString();
+  return new PositionAheadError(
+    `section ${cfg.section}: the position file ${file} holds ${position} (${iso(position)}), after now − end_delay ` +
+      `(${limit}, ${iso(limit)}); running on would skip the records in between for good. Check this host's clock ` +
+      `(timedatectl, NTP) and whether the file was restored from a backup or edited; to collect again from a time, ` +
+      `write that Unix time into the file`,
+    { section: cfg.section, path: file, position, limit },
+  );
 }
