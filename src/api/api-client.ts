@@ -307,18 +307,30 @@ export class ApiClient {
       let status: number | null = null;
       let headers: Headers = {};
       let outcome: Attempt<T> | { type: 'aborted' } | { type: 'bug'; error: unknown };
+      // undici's headersTimeout and bodyTimeout restart with every byte: a
+      // server trickling its body would hold the request, and the section's
+      // lock, forever. The attempt as a whole gets the same limit.
+      // The deadline's error is named as undici names its own timeouts, by the
+      // stage the request was in, so the error log says what was slow.
+      const deadline = new AbortController();
+      let gotHeaders = false;
+      const deadlineTimer = setTimeout(() => {
+        const [code, what] = gotHeaders ? ['UND_ERR_BODY_TIMEOUT', 'the body'] : ['UND_ERR_HEADERS_TIMEOUT', 'the headers'];
+        deadline.abort(Object.assign(new Error(`${what} did not arrive within ${spec.timeoutMs} ms`), { code }));
+      }, spec.timeoutMs);
       try {
         const res = await this.#dispatcherFor(spec.origin).request({
           origin: spec.origin,
           path: spec.path,
           method: 'GET',
           headers: this.#headers,
-          signal: this.#requestSignal,
+          signal: AbortSignal.any([this.#requestSignal, deadline.signal]),
           headersTimeout: spec.timeoutMs,
           bodyTimeout: spec.timeoutMs,
           // use_session = false: a fresh connection per request, as the Python tool without a Session.
           reset: !o.useSession,
         });
+        gotHeaders = true;
         let text: string;
         try {
           // Pages are at most 1000 records (docs/api.md, "List"): reading whole is fine.
@@ -331,7 +343,9 @@ export class ApiClient {
         status = res.statusCode;
         headers = res.headers;
         outcome = spec.interpret(status, headers, text, { section: o.section, url, status, durationMs: elapsed(), attempt });
-      } catch (err) {
+      } catch (caught) {
+        // An abort may surface as undici's own error rather than the reason it was given.
+        const err = deadline.signal.aborted && !this.#requestSignal.aborted ? (deadline.signal.reason as unknown) : caught;
         if (this.#requestSignal.aborted) {
           outcome = { type: 'aborted' };
         } else {
@@ -352,6 +366,8 @@ export class ApiClient {
             outcome = kind === 'tls' ? { type: 'fatal', error } : { type: 'transient', error };
           }
         }
+      } finally {
+        clearTimeout(deadlineTimer);
       }
       const durationMs = elapsed();
 

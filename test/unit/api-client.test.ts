@@ -574,6 +574,24 @@ describe('ApiClient', () => {
       expect((err as NetworkError).message).to.match(/timed out reading the response body/);
     });
 
+    it('ends a request whose body trickles in slower than the timeout as a whole allows, and names it a timeout', async () => {
+      // One byte every 20 ms restarts undici's body timeout each time: only a
+      // limit on the whole request ends it (list_timeout bounds the request).
+      const trickles: Step = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('[');
+        const timer = setInterval(() => res.write(' '), 20);
+        res.on('close', () => clearInterval(timer));
+      };
+      const api = await fakeApi([trickles]);
+      const { client, events } = makeClient(api.url, { listTimeoutMs: 300, listRetries: 0 });
+      const err = await rejectionOf(client.list(1, 2));
+      expect(err).to.be.instanceOf(NetworkError);
+      expect((err as NetworkError).kind).to.equal('timeout');
+      expect((err as NetworkError).message).to.match(/timed out reading the response body from 127\.0\.0\.1:\d+/);
+      expect(events.map((e) => [e.status, e.error?.code])).to.deep.equal([[null, 'UZP_NETWORK']]);
+    });
+
     it('names a dead port refused, and retries it', async () => {
       const port = await deadPort();
       const { client, waits } = makeClient(`http://127.0.0.1:${port}${MAIL_PATH}`, { listRetries: 1 });
