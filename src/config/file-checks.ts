@@ -2,6 +2,7 @@
 // nobody reads, a key readable by others, and sections that would share files.
 
 import { join } from 'node:path';
+import { strftime, strftimeToRegExp } from './strftime.js';
 import type { SectionConfig } from './section-config.js';
 import { OPTION_KEYS, isOptionKey } from './config-options.js';
 import { DEFAULT_SECTION, type IniDocument } from './ini-file.js';
@@ -31,6 +32,59 @@ export function checkSharedFiles(sections: SectionConfig[], issues: IssueList): 
         option: check.option,
         value: file,
         message: `[${first.section}] and [${c.section}] both resolve to ${file} and would ${check.harm}; include {section} in ${check.option}, or give one of them its own value`,
+        severity: 'error',
+      });
+    }
+  }
+}
+
+// Instants whose names differ in every field, local time as strftime renders
+// them: a name that one format produces at all of them and another's pattern
+// never matches cannot be shared.
+const SAMPLE_TIMES = [new Date(2026, 0, 2, 3, 4, 5), new Date(2031, 10, 28, 22, 59, 58), new Date(2000, 9, 10, 10, 10, 10)];
+
+/** Whether a name `a` produces could be one of `b`'s, or the other way round. */
+function namesOverlap(a: string, b: string): boolean {
+  const produces = (format: string, other: string): boolean => {
+    const pattern = strftimeToRegExp(other);
+    return SAMPLE_TIMES.some((t) => pattern.test(strftime(format, t)));
+  };
+  return produces(a, b) || produces(b, a);
+}
+
+/**
+ * The message and error logs live beside the data files. A log name that can
+ * be a data file's name would write log lines into the data the SIEM reads,
+ * and log retention would then delete data files; two log names that overlap
+ * would mix and delete each other's files.
+ */
+export function checkLogNames(sections: SectionConfig[], issues: IssueList): void {
+  for (const c of sections) {
+    const logs = [
+      { option: 'message_log_file_name', format: c.messageLogFileName },
+      { option: 'error_log_file_name', format: c.errorLogFileName },
+    ];
+    const data = sections.filter((d) => d.outputDirectory === c.outputDirectory);
+    for (const log of logs) {
+      const clash = data.find((d) => namesOverlap(log.format, d.logFileNameFormat));
+      if (clash) {
+        issues.add({
+          section: c.section,
+          option: log.option,
+          value: log.format,
+          message:
+            `its files could be named like the data files of [${clash.section}] (log_file_name_format = ${clash.logFileNameFormat}) in ${c.outputDirectory}: ` +
+            `log lines would go into the data, and log retention would delete data files; give the log a name of its own (the default is messages_%Y-%m-%d_%H.log / errors_%Y-%m-%d_%H.log)`,
+          severity: 'error',
+        });
+      }
+    }
+    if (namesOverlap(c.messageLogFileName, c.errorLogFileName)) {
+      issues.add({
+        section: c.section,
+        option: 'error_log_file_name',
+        value: c.errorLogFileName,
+        message: `its files could be named like the message log's (message_log_file_name = ${c.messageLogFileName}): the two logs would mix, and each one's retention would delete the other's files; give them different names`,
         severity: 'error',
       });
     }

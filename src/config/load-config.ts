@@ -19,7 +19,7 @@ import { SectionOptions, type PlainValues } from './option-lookup.js';
 import { resolveType, resolveUrl } from './category-rules.js';
 import { resolveApiKey } from './api-key-source.js';
 import { resolvePaths, sectionId } from './section-paths.js';
-import { checkFileMode, checkSharedFiles, warnUnknownOptions } from './file-checks.js';
+import { checkFileMode, checkLogNames, checkSharedFiles, warnUnknownOptions } from './file-checks.js';
 import { describeFsError } from './fs-problems.js';
 
 export interface LoadedConfig {
@@ -75,6 +75,7 @@ export function loadConfig(
     if (cfg) sections.push(cfg);
   }
   checkSharedFiles(sections, issues);
+  checkLogNames(sections, issues);
   checkFileMode(abs, mode, doc, issues);
 
   if (issues.hasErrors()) throw new ConfigError(summarize(abs, issues.all()), issues.all(), { path: abs });

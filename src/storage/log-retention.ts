@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { WriteError } from '../common/errors.js';
-import { hasDateTokens, strftime, strftimeParse } from '../config/strftime.js';
+import { hasDateTokens, strftime, strftimeParse, strftimeToRegExp } from '../config/strftime.js';
 
 export interface RetentionResult {
   /** Absolute paths removed. */
@@ -31,6 +31,12 @@ export interface RetentionResult {
 export interface RetentionOptions {
   /** The moment whose file is protected; default: now. */
   now?: Date;
+  /**
+   * strftime formats of files that are never deleted even when their names
+   * match (the section's data files): validation refuses log names that
+   * overlap them, and this keeps retention safe even so.
+   */
+  protect?: readonly string[];
 }
 
 export function applyRetention(
@@ -78,12 +84,13 @@ export function applyRetention(
   }
 
   const current = strftime(fileNameFormat, options.now ?? new Date());
+  const protectedNames = (options.protect ?? []).map((f) => strftimeToRegExp(f));
   const candidates: Array<{ name: string; time: number; mtime: number }> = [];
   for (const entry of entries) {
     // Symlinks and directories are never ours to delete, even with a matching name.
     if (!entry.isFile()) continue;
     const time = strftimeParse(fileNameFormat, entry.name);
-    if (time === null) continue;
+    if (time === null || protectedNames.some((p) => p.test(entry.name))) continue;
     let mtime = 0;
     try {
       mtime = fs.lstatSync(path.join(dir, entry.name)).mtimeMs;

@@ -39,6 +39,8 @@ export interface SectionLogOptions {
   messageLogRetentionCount?: number;
   /** When given, old error log files beyond this many are deleted at creation. */
   errorLogRetentionCount?: number;
+  /** strftime format of the section's data files: retention never deletes a file it names. */
+  dataFileNameFormat?: string;
 }
 
 export interface ErrorLogEntry {
@@ -301,11 +303,12 @@ export function createSectionLog(opts: SectionLogOptions): SectionLog {
   const consoleStream = opts.console ?? process.stderr;
 
   const retention: { messages?: RetentionResult; errors?: RetentionResult } = {};
+  const protect = opts.dataFileNameFormat === undefined ? [] : [opts.dataFileNameFormat];
   if (opts.messageLogRetentionCount !== undefined) {
-    retention.messages = applyRetention(opts.outputDirectory, opts.messageLogFileName, opts.messageLogRetentionCount, { now: now() });
+    retention.messages = applyRetention(opts.outputDirectory, opts.messageLogFileName, opts.messageLogRetentionCount, { now: now(), protect });
   }
   if (opts.errorLogRetentionCount !== undefined) {
-    retention.errors = applyRetention(opts.outputDirectory, opts.errorLogFileName, opts.errorLogRetentionCount, { now: now() });
+    retention.errors = applyRetention(opts.outputDirectory, opts.errorLogFileName, opts.errorLogRetentionCount, { now: now(), protect });
   }
 
   const messageTransport: LineTransport = opts.verbose
@@ -408,6 +411,7 @@ export function openSectionLog(cfg: SectionConfig, opts: { applyRetention: boole
     outputDirectory: cfg.outputDirectory,
     messageLogFileName: cfg.messageLogFileName,
     errorLogFileName: cfg.errorLogFileName,
+    dataFileNameFormat: cfg.logFileNameFormat,
     verbose: cfg.verbose,
     ...(opts.applyRetention
       ? { messageLogRetentionCount: cfg.messageLogRetentionCount, errorLogRetentionCount: cfg.errorLogRetentionCount }

@@ -503,6 +503,35 @@ describe('config', () => {
     });
   });
 
+  describe('log names beside the data files', () => {
+    it('rejects a message log name that data files could have (log lines in the data, retention deleting data)', () => {
+      const e = errors(section('domain = a.com\ntype = incominglog\nmessage_log_file_name = {domain}_{type}_%Y-%m-%d_%H.log', 'a'));
+      expect(e.map((i) => [i.section, i.option])).to.deep.equal([['MailLogger:a', 'message_log_file_name']]);
+      expect(e[0]!.value).to.equal('a.com_incominglog_%Y-%m-%d_%H.log');
+      expect(e[0]!.message).to.include('could be named like the data files of [MailLogger:a]').and.include('retention would delete data files');
+    });
+
+    it("rejects an error log name matching another section's data files in the same directory", () => {
+      // Same domain, category and type: one output directory, told apart by their data file names.
+      const e = errors(
+        section('domain = a.com\nlog_file_name_format = data_%Y%m%d.log', 'a') +
+          section('domain = a.com\nlog_file_name_format = b_%Y%m%d.log\nerror_log_file_name = data_%Y%m%d.log', 'b'),
+      );
+      expect(e.map((i) => [i.section, i.option])).to.deep.equal([['MailLogger:b', 'error_log_file_name']]);
+      expect(e[0]!.message).to.include('data files of [MailLogger:a]');
+    });
+
+    it('rejects message and error logs whose names overlap', () => {
+      const e = errors(section('domain = a.com\nmessage_log_file_name = log_%Y-%m-%d.log\nerror_log_file_name = log_%Y-%m-%d.log', 'a'));
+      expect(e.map((i) => i.option)).to.deep.equal(['error_log_file_name']);
+      expect(e[0]!.message).to.include('the two logs would mix');
+    });
+
+    it('accepts the defaults and log names of their own', () => {
+      expect(() => load(section('domain = a.com\nmessage_log_file_name = run_%Y-%m-%d.txt', 'a'))).not.to.throw();
+    });
+  });
+
   describe('reporting', () => {
     it('reports every problem in the file at once', () => {
       const err = failure(

@@ -100,6 +100,14 @@ describe('log retention', () => {
     for (const p of [...result.kept, ...result.deleted]) expect(path.isAbsolute(p)).to.equal(true);
   });
 
+  it("never deletes a file the section's data format names, even when the log format names it too", () => {
+    const shared = 'example.com_incominglog_%Y-%m-%d_%H.log';
+    for (const h of ['08', '09', '10']) touch(`example.com_incominglog_2025-01-01_${h}.log`);
+    const result = applyRetention(dir, shared, 0, { now: NOW, protect: [shared] });
+    expect(result.deleted).to.deep.equal([]);
+    expect(listing()).to.have.length(3);
+  });
+
   it('orders by the date in the name, not by modification time', () => {
     // The oldest name was touched last (e.g. copied back from a backup).
     touch('errors_2025-01-01_09.log', new Date(2025, 0, 5));
