@@ -6,7 +6,6 @@
 // lock), 1 a section failed, 2 usage or config error, 130/143 stopped by
 // SIGINT/SIGTERM.
 
-import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { ConfigError, UsageError, UzpError } from '../common/errors.js';
 import { parseTimeValue } from '../config/time-value.js';
@@ -14,11 +13,8 @@ import { runCommand } from './run-command.js';
 import { listCommand } from './list-command.js';
 import { checkCommand } from './check-command.js';
 import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
+import { packageVersion } from '../common/package-version.js';
 
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
   const full: CliIo = {
@@ -126,6 +122,8 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     throw new UsageError(`--end-time (${endTime}) must be after --start-time (${startTime})`);
   }
   if (parsed.online && !parsed.check) throw new UsageError('--online goes with --check');
+  // Both have defaults, which yargs' conflicts() counts as given: checked here.
+  if (parsed.list && parsed.check) throw new UsageError('--list and --check cannot be combined: --check already shows where each section stands');
   return {
     config: parsed.config,
     section: parsed.section,

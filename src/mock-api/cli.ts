@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 
 import { UsageError } from '../common/errors.js';
+import { packageVersion } from '../common/package-version.js';
 import { TYPES_BY_CATEGORY, type MockCategory, type MockStreamSpec } from './dataset.js';
 import { startMockApi, type MockApi } from './server.js';
 
@@ -80,6 +81,7 @@ function parser(argv: string[]) {
     .option('range-ends', { choices: ['both', 'start', 'end'] as const, default: 'both' as const, describe: 'which ends of [starttime, endtime] a list includes' })
     .option('hostile-queue-ids', { type: 'boolean', default: false, describe: "queue ids with '/', '?', '%', '..', spaces and non-ASCII" })
     .option('help', { type: 'boolean', alias: 'h', describe: 'show this help' })
+    .option('version', { type: 'boolean', alias: 'V', describe: 'show the version' })
     .strict()
     .exitProcess(false)
     .fail((message: string | undefined, error: Error | undefined) => {
@@ -93,7 +95,7 @@ function integer(name: string, value: number | undefined, min: number): number |
   return value;
 }
 
-/** Starts the mock from command-line arguments; resolves with it running, or undefined after --help or an error. */
+/** Starts the mock from command-line arguments; resolves with it running, or undefined after --help, --version or an error. */
 export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<MockApi | undefined> {
   const o: CliIo = { ...processIo, ...io };
   try {
@@ -101,6 +103,10 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<Moc
     const args = await p.parseAsync();
     if (args.help) {
       o.stdout(`${await p.getHelp()}\n`);
+      return undefined;
+    }
+    if (args.version) {
+      o.stdout(`${packageVersion()}\n`);
       return undefined;
     }
     const hours = args.hours ?? 6;

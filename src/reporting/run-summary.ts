@@ -23,13 +23,18 @@ export function totals(results: SectionResult[], seconds: number): RunTotals {
   return t;
 }
 
+/** "1 record", "2 records": the summary is read by people first. */
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function sectionLine(r: SectionResult): string {
   const m = r.metrics;
   const rate = m.apiCalls ? ((100 * (m.apiCalls - m.apiErrors)) / m.apiCalls).toFixed(1) : '100.0';
   const parts = [
     `${r.section}: ${r.status}`,
-    `${m.recordsWritten} records`,
-    `${m.apiCalls} API calls (${rate}% ok, ${m.http429} rate-limited, ${m.retries} retries)`,
+    count(m.recordsWritten, 'record'),
+    `${count(m.apiCalls, 'API call')} (${rate}% ok, ${m.http429} rate-limited, ${count(m.retries, 'retry', 'retries')})`,
     `API time avg/min/max/p95 ${m.apiTimeAvgMs}/${m.apiTimeMinMs}/${m.apiTimeMaxMs}/${m.apiTimeP95Ms} ms`,
     `${m.recordsPerSecond} records/s`,
     `position ${m.position ?? '-'}${m.lagSeconds === null ? '' : ` (${m.lagSeconds} s behind)`}`,
@@ -39,7 +44,7 @@ export function sectionLine(r: SectionResult): string {
   if (m.detailsFailed) notes.push(`${m.detailsFailed} detail failures written as summaries`);
   if (m.recordsWithoutTime) notes.push(`${m.recordsWithoutTime} without event time`);
   if (m.truncatedWindows) notes.push(`${m.truncatedWindows} overfull seconds (records missing)`);
-  if (m.gaps) notes.push(`${m.gaps} gaps (${m.gapSeconds} s not fetched)`);
+  if (m.gaps) notes.push(`${count(m.gaps, 'gap')} (${m.gapSeconds} s not fetched)`);
   if (notes.length) parts.push(notes.join(', '));
   if (r.error) parts.push(`error ${r.error.code}: ${r.error.message}`);
   return parts.join(' | ');
@@ -51,8 +56,8 @@ export function formatSummary(results: SectionResult[], seconds: number): string
   for (const r of results) lines.push(`  ${sectionLine(r)}`);
   const ok = t.apiCalls ? ((100 * (t.apiCalls - t.apiErrors)) / t.apiCalls).toFixed(1) : '100.0';
   lines.push(
-    `Total: ${t.sections} sections (${END_STATUSES.map((s) => `${t[s]} ${s}`).join(', ')}), ` +
-      `${t.records} records, ${t.apiCalls} API calls (${ok}% ok), ${seconds.toFixed(1)} s, ` +
+    `Total: ${count(t.sections, 'section')} (${END_STATUSES.map((s) => `${t[s]} ${s}`).join(', ')}), ` +
+      `${count(t.records, 'record')}, ${count(t.apiCalls, 'API call')} (${ok}% ok), ${seconds.toFixed(1)} s, ` +
       `${seconds > 0 ? Math.round(t.records / seconds) : t.records} records/s`,
   );
   return lines.join('\n') + '\n';

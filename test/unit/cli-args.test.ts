@@ -60,6 +60,7 @@ describe('command line', () => {
     ['a start time that is no time', ['--start-time', 'yesterday'], /--start-time must be Unix seconds .* or ISO 8601 with a zone/],
     ['--end-time before --start-time', ['--start-time', '1700000100', '--end-time', '1700000000'], /must be after --start-time/],
     ['--online without --check', ['--online'], /--online goes with --check/],
+    ['--list with --check', ['--list', '--check'], /--list and --check cannot be combined/],
   ];
   for (const [what, args, message] of usage) {
     it(`exits 2 for ${what}`, async () => {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 
 import { main, parseStreams, DEFAULT_KEY } from '../../src/mock-api/cli.js';
 import { eventTimeOf, startMockApi, type FaultRequestInfo, type MockApi, type MockApiOptions, type MockRecord, type MockStreamSpec } from '../../src/mock-api/index.js';
@@ -681,6 +682,14 @@ describe('mock API', () => {
       } finally {
         await api!.close();
       }
+    });
+
+    it('main() prints the version in package.json for --version and starts nothing', async () => {
+      const out: string[] = [];
+      const api = await main(['--version'], { stdout: (t) => out.push(t), stderr: () => undefined });
+      expect(api).to.equal(undefined);
+      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+      expect(out.join('')).to.equal(`${pkg.version}\n`);
     });
 
     it('main() reports bad usage with exit code 2', async () => {
