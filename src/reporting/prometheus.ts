@@ -72,7 +72,10 @@ export function writeMetricsFiles(
     try {
       // 0644 (less the umask) so node_exporter, another user, can read it.
       // Rewritten with every round of heartbeats: a lost last version is harmless.
-      writeFileAtomicDurable(file, renderPrometheus(list), { mode: 0o644, durable: false });
+      // node_exporter runs as its own user and must read the file whatever the
+      // collector's umask (systemd's UMask=0027 would make it 0640); it holds
+      // no personal data, only counts and section names.
+      writeFileAtomicDurable(file, renderPrometheus(list), { mode: 0o644, exactMode: true, durable: false });
     } catch (err) {
       warn(`could not write metrics_file ${file}: ${(err as Error).message}`);
     }

@@ -102,6 +102,11 @@ export interface AtomicWriteOptions {
   /** Mode of a new file, less the umask; an existing file keeps its own. Default 0640. */
   mode?: number;
   /**
+   * Give the file exactly `mode`, new or not, whatever the umask: for a file
+   * another user's program must read (the metrics file and node_exporter).
+   */
+  exactMode?: boolean;
+  /**
    * false for advisory files rewritten every few seconds (heartbeat, metrics):
    * still replaced in one rename, so a reader never sees half a file, but
    * without the fsyncs, as losing the last version to a power cut is harmless.
@@ -122,7 +127,8 @@ export function writeFileAtomicDurable(file: string, data: string, opts: AtomicW
   const options: writeFileAtomic.Options = { fsync: durable, encoding: 'utf8' };
   // write-file-atomic chmods the temp file to `mode` verbatim, bypassing the
   // umask, so apply the umask ourselves; without `mode` it keeps an existing file's.
-  if (!fs.existsSync(file)) options.mode = mode & ~currentUmask();
+  if (opts.exactMode) options.mode = mode;
+  else if (!fs.existsSync(file)) options.mode = mode & ~currentUmask();
   writeFileAtomic.sync(file, data, options);
   if (durable) fsyncDir(dir);
 }

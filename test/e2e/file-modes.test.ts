@@ -1,7 +1,8 @@
 // What the collector writes holds personal data (addresses, subjects, IPs), so
 // data files, logs, heartbeats and positions are created 0640 and directories
 // 0750, less the umask: the real CLI runs in a shell with the umask set, as
-// cron and systemd (UMask=) would start it.
+// cron and systemd (UMask=) would start it. The metrics file alone is 0644
+// whatever the umask: node_exporter, another user, must read it.
 
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
@@ -86,7 +87,8 @@ describe('file modes (umask respected)', function () {
 
   for (const { umask, file, dir, metrics } of [
     { umask: '022', file: 0o640, dir: 0o750, metrics: 0o644 },
-    { umask: '077', file: 0o600, dir: 0o700, metrics: 0o600 },
+    // The metrics file is 0644 whatever the umask: node_exporter must read it.
+    { umask: '077', file: 0o600, dir: 0o700, metrics: 0o644 },
   ]) {
     it(`creates files ${octal(file)} and directories ${octal(dir)} under umask ${umask}`, async () => {
       const root = tempDir('uzp-modes-');
