@@ -42,6 +42,7 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
       // A second signal: leave at once. Safe by the commit rule: an
       // uncommitted window is rolled back at the next start.
       say(`${sig} again: exiting now; the window in progress is rolled back at the next run`);
+      coordinator.abandon();
       process.exit(sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
     }
     signalled = sig;

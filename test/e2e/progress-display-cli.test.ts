@@ -32,7 +32,7 @@ describe('progress display', () => {
       const { dir, config } = await setup();
       const run = await runCli(['--config', config, '--section', 'p', '--start-time', String(start), '--end-time', String(end)], { cwd: dir });
       expect(run.code, run.stderr).to.equal(0);
-      expect(run.stdout).to.match(/Total: 1 sections/);
+      expect(run.stdout).to.match(/Total: 1 section \(1 completed/);
       expect(run.stdout).to.not.include(ESC);
       expect(run.stderr).to.not.include(ESC);
     });

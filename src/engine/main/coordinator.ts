@@ -228,6 +228,19 @@ export class Coordinator {
     return result;
   }
 
+  /**
+   * The process is about to exit without waiting for its sections (a second
+   * signal): each running section's heartbeat says `stopped` rather than
+   * `running` forever. Synchronous, as nothing after process.exit runs.
+   */
+  abandon(): void {
+    for (const state of this.states.values()) {
+      if (state.status !== 'running') continue;
+      state.status = 'stopped';
+      this.writeHeartbeat(state);
+    }
+  }
+
   private writeHeartbeats(): void {
     for (const state of this.states.values()) if (state.status === 'running') this.writeHeartbeat(state);
   }
