@@ -24,6 +24,8 @@ export interface CliArgs {
   list: boolean;
   check: boolean;
   online: boolean;
+  /** Errors only: no notes, warnings or summary (a run's outcome is in the exit code, the logs and the heartbeats). */
+  quiet: boolean;
   startTime?: number;
   endTime?: number;
 }

@@ -71,7 +71,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .scriptName('uzmanposta')
     .usage(
       '$0 [--config PATH] [--section NAME | --all] [--parallel] [--max-workers N]\n' +
-        '   [--start-time T] [--end-time T] [--list] [--check [--online]]\n\n' +
+        '   [--start-time T] [--end-time T] [--quiet] [--list] [--check [--online]]\n\n' +
         'Collects Uzman Posta mail, quarantine and authentication logs into hourly JSON-lines files.',
     )
     .option('config', { alias: 'c', type: 'string', default: 'uzmanposta.ini', describe: 'INI configuration file' })
@@ -83,6 +83,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .option('list', { type: 'boolean', default: false, describe: 'list the sections and their positions, then exit' })
     .option('check', { type: 'boolean', default: false, describe: "validate the config and print each section's resolved settings" })
     .option('online', { type: 'boolean', default: false, describe: 'with --check: one small request per key to prove key and domain' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'a run prints errors only (for cron mail)' })
     .option('start-time', { type: 'string', describe: 'backfill from this time (Unix seconds or ISO 8601)' })
     .option('end-time', { type: 'string', describe: 'backfill up to this time (Unix seconds or ISO 8601; default now − end_delay)' })
     .conflicts('section', 'all')
@@ -133,6 +134,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     list: parsed.list,
     check: parsed.check,
     online: parsed.online,
+    quiet: parsed.quiet,
     startTime,
     endTime,
   };

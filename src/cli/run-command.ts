@@ -16,10 +16,16 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   const started = Date.now();
   const cfg = loadFromCli(args.config, io.env);
   const keys = cfg.sections.map((s) => s.apiKey);
-  const say = (text: string): void => {
-    io.stderr.write(redact(text, keys) + '\n');
+  // cron mails whatever reaches stderr: only what needs a person goes there.
+  // Notes (a section skipped because another run holds it, a config warning
+  // repeated every few minutes) go to stdout, which cron setups usually
+  // discard, and are in the message log and --check anyway. --quiet keeps
+  // errors only.
+  const say = (text: string, level: 'info' | 'warn' | 'error' = 'warn'): void => {
+    if (args.quiet && level !== 'error') return;
+    (level === 'info' ? io.stdout : io.stderr).write(redact(text, keys) + '\n');
   };
-  for (const w of cfg.warnings) say(`warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`);
+  for (const w of cfg.warnings) say(`warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`, 'info');
   const sections = selectSections(cfg, args);
 
   const progress = ProgressDisplay.forStream(io.stderr, args.startTime !== undefined);
@@ -29,7 +35,7 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
     concurrency: args.parallel ? args.maxWorkers : 1,
     notify: (section, level, message) => {
       progress?.clear();
-      say(`${level === 'info' ? '' : `${level}: `}[${section}] ${message}`);
+      say(`${level === 'info' ? '' : `${level}: `}[${section}] ${message}`, level);
     },
     onUpdate: (states) => progress?.render(states),
     // A long backfill keeps the metrics file current, so a lag can alert before the run ends.
@@ -56,10 +62,10 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   try {
     const results = await coordinator.run().finally(() => progress?.clear());
     const seconds = (Date.now() - started) / 1000;
-    io.stdout.write(redact(formatSummary(results, seconds), keys));
+    if (!args.quiet) io.stdout.write(redact(formatSummary(results, seconds), keys));
     writeMetricsFiles(sections, coordinator.sectionStates, (msg) => say(`warning: ${msg}`));
     await logSummaries(results, sections, say);
-    printWhereFilesAre(sections, io);
+    if (!args.quiet) printWhereFilesAre(sections, io);
     if (signalled) return signalled === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
     return results.some((r) => r.status === 'failed') ? EXIT.failed : EXIT.ok;
   } finally {

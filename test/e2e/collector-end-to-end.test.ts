@@ -2,7 +2,7 @@
 // mock API, checked record by record against the mock's ground truth.
 
 import { expect } from 'chai';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMockApi, type MockApi, type MockApiOptions, type StreamSelector } from '../../src/mock-api/index.js';
 import { collect, readStream, runCli, spawnCli, tempDir } from '../support/harness.js';
@@ -292,6 +292,27 @@ describe('collector end to end (CLI child process against the mock API)', functi
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stderr).not.to.match(/EPIPE|Unhandled|error/i);
     expectExactly(dir, streams[0]!, mock, start, position(dir, 'auth'));
+  });
+
+  it('--quiet prints nothing for a run that went well, warnings included, and still the error of one that did not', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'auth');
+    const start = END - 1800;
+    const mock = await mockFor(streams, start - 600, END + 600);
+    const config = writeConfig(dir, streams, mock, { start_time: start });
+    chmodSync(config, 0o644); // a warning on every run: the key is readable by others
+    const ok = await runCli(['--config', config, '--quiet'], { cwd: dir });
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.equal('');
+    expect(ok.stderr).to.equal('');
+    expectExactly(dir, streams[0]!, mock, start, position(dir, 'auth'));
+
+    writeFileSync(config, readFileSync(config, 'utf8').replace(KEY, 'wrong-key-0000000000000000'));
+    const failed = await runCli(['--config', config, '--quiet'], { cwd: dir });
+    expect(failed.code).to.equal(1);
+    expect(failed.stdout).to.equal('');
+    expect(failed.stderr).to.include('section MailLogger:auth: the API refused the key with HTTP 401');
+    expect(failed.stderr).to.not.include('readable by group or others');
   });
 
   it('resolves relative paths against the config file directory, whatever the working directory', async () => {
