@@ -13,28 +13,36 @@ interface Family {
   value: (s: SectionState, nowSeconds: number) => number | null;
 }
 
+// Names follow Prometheus' conventions: base units (seconds), no unit-less
+// "_ms". Each HELP says what the value is now: the file is rewritten with every
+// round of heartbeats (2 s) while a run goes, and once more at its end.
+const RUN = 'by the current run so far, or by the last run once it ended';
 const FAMILIES: Family[] = [
-  { name: 'uzmanposta_records_written', help: 'Records written by the last run', value: (s) => s.metrics.recordsWritten },
-  { name: 'uzmanposta_records_per_second', help: 'Records written per second by the last run', value: (s) => s.metrics.recordsPerSecond },
-  { name: 'uzmanposta_windows_committed', help: 'Time windows committed by the last run', value: (s) => s.metrics.windowsCommitted },
-  { name: 'uzmanposta_api_calls', help: 'API requests made by the last run', value: (s) => s.metrics.apiCalls },
-  { name: 'uzmanposta_api_errors', help: 'API requests that failed in the last run', value: (s) => s.metrics.apiErrors },
-  { name: 'uzmanposta_api_rate_limited', help: 'API answers 429 in the last run', value: (s) => s.metrics.http429 },
-  { name: 'uzmanposta_api_retries', help: 'API request retries in the last run', value: (s) => s.metrics.retries },
-  { name: 'uzmanposta_api_time_avg_ms', help: 'Average API response time, ms', value: (s) => s.metrics.apiTimeAvgMs },
-  { name: 'uzmanposta_api_time_p95_ms', help: '95th percentile API response time, ms', value: (s) => s.metrics.apiTimeP95Ms },
-  { name: 'uzmanposta_api_time_max_ms', help: 'Slowest API response, ms', value: (s) => s.metrics.apiTimeMaxMs },
-  { name: 'uzmanposta_details_failed', help: 'Mail records written as summaries after detail failures', value: (s) => s.metrics.detailsFailed },
-  { name: 'uzmanposta_details_missing', help: 'Mail records the API has no detail for (404), written as summaries', value: (s) => s.metrics.detailsMissing },
-  { name: 'uzmanposta_truncated_windows', help: 'Overfull one-second windows (records missing)', value: (s) => s.metrics.truncatedWindows },
-  { name: 'uzmanposta_records_without_time', help: 'Records without a usable event time', value: (s) => s.metrics.recordsWithoutTime },
-  { name: 'uzmanposta_gap_seconds', help: 'Seconds of data given up (gaps logged)', value: (s) => s.metrics.gapSeconds },
-  { name: 'uzmanposta_position_seconds', help: 'Unix time up to which the section is written', value: (s) => s.metrics.position },
+  { name: 'uzmanposta_records_written', help: `Records written ${RUN}`, value: (s) => s.metrics.recordsWritten },
+  { name: 'uzmanposta_records_per_second', help: `Records written per second ${RUN}`, value: (s) => s.metrics.recordsPerSecond },
+  { name: 'uzmanposta_windows_committed', help: `Time windows committed ${RUN}`, value: (s) => s.metrics.windowsCommitted },
+  { name: 'uzmanposta_api_calls', help: `API requests made ${RUN}`, value: (s) => s.metrics.apiCalls },
+  { name: 'uzmanposta_api_errors', help: `API requests that failed ${RUN}`, value: (s) => s.metrics.apiErrors },
+  { name: 'uzmanposta_api_rate_limited', help: `API answers 429 ${RUN}`, value: (s) => s.metrics.http429 },
+  { name: 'uzmanposta_api_retries', help: `API request retries ${RUN}`, value: (s) => s.metrics.retries },
+  { name: 'uzmanposta_api_response_avg_seconds', help: `Average API response time in seconds ${RUN}`, value: (s) => seconds(s.metrics.apiTimeAvgMs) },
+  { name: 'uzmanposta_api_response_p95_seconds', help: `95th percentile API response time in seconds ${RUN}`, value: (s) => seconds(s.metrics.apiTimeP95Ms) },
+  { name: 'uzmanposta_api_response_max_seconds', help: `Slowest API response in seconds ${RUN}`, value: (s) => seconds(s.metrics.apiTimeMaxMs) },
+  { name: 'uzmanposta_details_failed', help: `Mail records written as summaries after detail failures ${RUN}`, value: (s) => s.metrics.detailsFailed },
+  { name: 'uzmanposta_details_missing', help: `Mail records the API has no detail for (404), written as summaries ${RUN}`, value: (s) => s.metrics.detailsMissing },
+  { name: 'uzmanposta_truncated_windows', help: `Overfull one-second windows (records missing) ${RUN}`, value: (s) => s.metrics.truncatedWindows },
+  { name: 'uzmanposta_records_without_time', help: `Records without a usable event time ${RUN}`, value: (s) => s.metrics.recordsWithoutTime },
+  { name: 'uzmanposta_gap_seconds', help: `Seconds of data given up (gaps logged) ${RUN}`, value: (s) => s.metrics.gapSeconds },
+  { name: 'uzmanposta_position_seconds', help: 'Unix time up to which the section is written now', value: (s) => s.metrics.position },
   // Taken when the file is written, not when the worker last posted its figures.
-  { name: 'uzmanposta_lag_seconds', help: 'How far the position is behind now, seconds', value: (s, now) => (s.metrics.position === null ? null : Math.max(0, Math.floor(now) - s.metrics.position)) },
-  { name: 'uzmanposta_run_seconds', help: 'How long the section ran in the last run, seconds', value: (s) => s.metrics.elapsedSeconds },
-  { name: 'uzmanposta_section_failed', help: '1 when the last run of the section failed', value: (s) => (s.status === 'failed' ? 1 : 0) },
+  { name: 'uzmanposta_lag_seconds', help: 'How far the position is behind the time the file was written, in seconds', value: (s, now) => (s.metrics.position === null ? null : Math.max(0, Math.floor(now) - s.metrics.position)) },
+  { name: 'uzmanposta_run_seconds', help: 'How long the section has run in the current run, or ran in the last one', value: (s) => s.metrics.elapsedSeconds },
+  { name: 'uzmanposta_section_failed', help: '1 when the section failed in the last run, else 0', value: (s) => (s.status === 'failed' ? 1 : 0) },
 ];
+
+function seconds(ms: number): number {
+  return ms / 1000;
+}
 
 // Every figure is a gauge: the file describes the last run, and a counter
 // would be read as monotonic across runs, which these are not.
@@ -48,10 +56,10 @@ export function renderPrometheus(states: SectionState[], nowSeconds = Date.now()
       lines.push(`${f.name}{${labels(s.config)}} ${value(v)}`);
     }
   }
-  lines.push('# HELP uzmanposta_last_run_timestamp_seconds When the run that wrote this file ended', '# TYPE uzmanposta_last_run_timestamp_seconds gauge');
+  lines.push('# HELP uzmanposta_last_run_timestamp_seconds When this file was written (Unix time): during a run, its latest heartbeat; after it, its end', '# TYPE uzmanposta_last_run_timestamp_seconds gauge');
   lines.push(`uzmanposta_last_run_timestamp_seconds ${Math.floor(nowSeconds)}`);
   // One series per status, 1 for the section's current one: an alert can test `== 1` without absent().
-  lines.push('# HELP uzmanposta_section_status Status of the section at the end of the last run (1 for the current one)', '# TYPE uzmanposta_section_status gauge');
+  lines.push('# HELP uzmanposta_section_status Where the section stands when this file was written: 1 for its status, 0 for the others', '# TYPE uzmanposta_section_status gauge');
   for (const s of states) for (const st of SECTION_STATUSES) lines.push(`uzmanposta_section_status{${labels(s.config)},status="${st}"} ${s.status === st ? 1 : 0}`);
   return lines.join('\n') + '\n';
 }
@@ -70,7 +78,6 @@ export function writeMetricsFiles(
   }
   for (const [file, list] of byFile) {
     try {
-      // 0644 (less the umask) so node_exporter, another user, can read it.
       // Rewritten with every round of heartbeats: a lost last version is harmless.
       // node_exporter runs as its own user and must read the file whatever the
       // collector's umask (systemd's UMask=0027 would make it 0640); it holds

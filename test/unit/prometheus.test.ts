@@ -9,7 +9,7 @@ import type { SectionState } from '../../src/engine/main/coordinator.js';
 import { renderPrometheus, writeMetricsFiles } from '../../src/reporting/prometheus.js';
 import type { SectionConfig } from '../../src/config/section-config.js';
 import { emptyMetrics } from '../../src/engine/shared/section-metrics.js';
-import { tempDir } from '../support/harness.js';
+import { REPO_ROOT, tempDir } from '../support/harness.js';
 import { parsePrometheusText, PromParseError, sampleValue } from '../support/prometheus-text.js';
 
 function state(section: string, status: SectionState['status'], metrics: Partial<SectionState['metrics']>, metricsFile = ''): SectionState {
@@ -59,6 +59,16 @@ describe('Prometheus metrics_file', () => {
   });
 
   describe('renderPrometheus', () => {
+    it('uses base units and names every metric the README lists, and no other', () => {
+      const fams = parsePrometheusText(renderPrometheus([state('MailLogger:a', 'completed', { position: 1_800_000_000 })], 1_800_000_600));
+      const names = [...fams.keys()].sort();
+      expect(names.filter((n) => /_ms$|_milliseconds$/.test(n)), 'names in milliseconds').to.deep.equal([]);
+      for (const f of fams.values()) expect(f.help, `${f.name} HELP`).to.be.a('string').and.not.equal('');
+      const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+      const listed = [...new Set([...readme.matchAll(/`(uzmanposta_[a-z0-9_]+)/g)].map((m) => m[1]!))].sort();
+      expect(listed, 'metrics named in README.md').to.deep.equal(names);
+    });
+
     it('one series per section with its figures; lag taken when written; infinities spelt +Inf', () => {
       const now = 1_800_000_000;
       const text = renderPrometheus(
@@ -75,11 +85,11 @@ describe('Prometheus metrics_file', () => {
       expect(sampleValue(fams, 'uzmanposta_records_written', a)).to.equal(1200);
       expect(sampleValue(fams, 'uzmanposta_api_calls', a)).to.equal(1300);
       expect(sampleValue(fams, 'uzmanposta_api_rate_limited', a)).to.equal(3);
-      expect(sampleValue(fams, 'uzmanposta_api_time_p95_ms', a)).to.equal(41.5);
+      expect(sampleValue(fams, 'uzmanposta_api_response_p95_seconds', a)).to.equal(0.0415);
       expect(sampleValue(fams, 'uzmanposta_lag_seconds', a)).to.equal(600);
       expect(sampleValue(fams, 'uzmanposta_position_seconds', a)).to.equal(now - 600);
       expect(fams.get('uzmanposta_lag_seconds')?.samples, 'no lag without a position').to.have.length(1);
-      expect(sampleValue(fams, 'uzmanposta_api_time_max_ms', b)).to.equal(Infinity);
+      expect(sampleValue(fams, 'uzmanposta_api_response_max_seconds', b)).to.equal(Infinity);
       expect(sampleValue(fams, 'uzmanposta_section_failed', a)).to.equal(0);
       expect(sampleValue(fams, 'uzmanposta_section_failed', b)).to.equal(1);
       expect(sampleValue(fams, 'uzmanposta_section_status', { ...b, status: 'failed' })).to.equal(1);
