@@ -2,6 +2,7 @@
 // exposition format, written atomically for node_exporter's textfile
 // collector so that a lagging or failing section can raise an alert.
 
+import fs from 'node:fs';
 import type { SectionState } from '../engine/main/coordinator.js';
 import type { SectionConfig } from '../config/section-config.js';
 import { SECTION_STATUSES } from '../engine/shared/section-status.js';
@@ -46,7 +47,7 @@ function seconds(ms: number): number {
 
 // Every figure is a gauge: the file describes the last run, and a counter
 // would be read as monotonic across runs, which these are not.
-export function renderPrometheus(states: SectionState[], nowSeconds = Date.now() / 1000): string {
+export function renderPrometheus(states: SectionState[], nowSeconds = Date.now() / 1000, kept: ReadonlyMap<string, readonly string[]> = new Map()): string {
   const lines: string[] = [];
   for (const f of FAMILIES) {
     lines.push(`# HELP ${f.name} ${help(f.help)}`, `# TYPE ${f.name} gauge`);
@@ -55,13 +56,40 @@ export function renderPrometheus(states: SectionState[], nowSeconds = Date.now()
       if (v === null) continue;
       lines.push(`${f.name}{${labels(s.config)}} ${value(v)}`);
     }
+    lines.push(...(kept.get(f.name) ?? []));
   }
   lines.push('# HELP uzmanposta_last_run_timestamp_seconds When this file was written (Unix time): during a run, its latest heartbeat; after it, its end', '# TYPE uzmanposta_last_run_timestamp_seconds gauge');
   lines.push(`uzmanposta_last_run_timestamp_seconds ${Math.floor(nowSeconds)}`);
   // One series per status, 1 for the section's current one: an alert can test `== 1` without absent().
   lines.push('# HELP uzmanposta_section_status Where the section stands when this file was written: 1 for its status, 0 for the others', '# TYPE uzmanposta_section_status gauge');
   for (const s of states) for (const st of SECTION_STATUSES) lines.push(`uzmanposta_section_status{${labels(s.config)},status="${st}"} ${s.status === st ? 1 : 0}`);
+  lines.push(...(kept.get('uzmanposta_section_status') ?? []));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The sample lines of `file` (as this module wrote it) that belong to sections
+ * other than `running`, by family: a `--section X` run must not make every
+ * other section's series vanish from a shared file until the next `--all` run.
+ */
+function otherSectionsSeries(file: string, running: ReadonlySet<string>): Map<string, string[]> {
+  const kept = new Map<string, string[]>();
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return kept; // no file yet (or unreadable: it is about to be replaced)
+  }
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)\{section="((?:[^"\\]|\\.)*)"/.exec(line);
+    if (!m || running.has(unescapeLabel(m[2]!))) continue;
+    kept.set(m[1]!, [...(kept.get(m[1]!) ?? []), line]);
+  }
+  return kept;
+}
+
+function unescapeLabel(v: string): string {
+  return v.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
 }
 
 /** Writes every configured metrics_file with the sections that name it. */
@@ -82,7 +110,8 @@ export function writeMetricsFiles(
       // node_exporter runs as its own user and must read the file whatever the
       // collector's umask (systemd's UMask=0027 would make it 0640); it holds
       // no personal data, only counts and section names.
-      writeFileAtomicDurable(file, renderPrometheus(list), { mode: 0o644, exactMode: true, durable: false });
+      const kept = otherSectionsSeries(file, new Set(list.map((st) => st.config.section)));
+      writeFileAtomicDurable(file, renderPrometheus(list, Date.now() / 1000, kept), { mode: 0o644, exactMode: true, durable: false });
     } catch (err) {
       warn(`could not write metrics_file ${file}: ${(err as Error).message}`);
     }

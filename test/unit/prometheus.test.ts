@@ -134,6 +134,28 @@ describe('Prometheus metrics_file', () => {
       expect(sampleValue(second, 'uzmanposta_records_written', { section: 'MailLogger:c' })).to.equal(3);
     });
 
+    it("a run of some sections keeps the other sections' series in a shared file, and replaces its own", () => {
+      const dir = tempDir();
+      const file = join(dir, 'shared.prom');
+      const odd = 'MailLogger:we"ird\\name';
+      const all = new Map<string, SectionState>([
+        ['MailLogger:a', state('MailLogger:a', 'completed', { recordsWritten: 1 }, file)],
+        [odd, state(odd, 'failed', { recordsWritten: 2 }, file)],
+      ]);
+      writeMetricsFiles([...all.values()].map((s) => s.config), all, () => undefined);
+      // Then `--section a` alone, with new figures.
+      const onlyA = new Map<string, SectionState>([['MailLogger:a', state('MailLogger:a', 'completed', { recordsWritten: 10 }, file)]]);
+      writeMetricsFiles([...onlyA.values()].map((s) => s.config), onlyA, () => undefined);
+      const fams = parsePrometheusText(readFileSync(file, 'utf8'));
+      expect(fams.get('uzmanposta_records_written')?.samples.map((x) => [x.labels.section, x.value])).to.deep.equal([
+        ['MailLogger:a', 10],
+        [odd, 2],
+      ]);
+      expect(sampleValue(fams, 'uzmanposta_section_failed', { section: odd })).to.equal(1);
+      expect(sampleValue(fams, 'uzmanposta_section_status', { section: odd, status: 'failed' })).to.equal(1);
+      expect(fams.get('uzmanposta_section_status')?.samples, 'one series per section and status').to.have.length(2 * 6);
+    });
+
     it('warns, and does not throw, when the file cannot be written', () => {
       const dir = tempDir();
       // Its directory would have to be inside a plain file.
