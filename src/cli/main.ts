@@ -71,7 +71,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .scriptName('uzmanposta')
     .usage(
       '$0 [--config PATH] [--section NAME | --all] [--parallel] [--max-workers N]\n' +
-        '   [--start-time T] [--end-time T] [--quiet] [--list] [--check [--online]]\n\n' +
+        '   [--start-time T] [--end-time T] [--quiet] [--json] [--list] [--check [--online]]\n\n' +
         'Collects Uzman Posta mail, quarantine and authentication logs into hourly JSON-lines files.',
     )
     .option('config', { alias: 'c', type: 'string', default: 'uzmanposta.ini', describe: 'INI configuration file' })
@@ -84,6 +84,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .option('check', { type: 'boolean', default: false, describe: "validate the config and print each section's resolved settings" })
     .option('online', { type: 'boolean', default: false, describe: 'with --check: one small request per key to prove key and domain' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'a run prints errors only (for cron mail)' })
+    .option('json', { type: 'boolean', default: false, describe: 'with --list or a run: one JSON document on stdout' })
     .option('start-time', { type: 'string', describe: 'backfill from this time (Unix seconds or ISO 8601)' })
     .option('end-time', { type: 'string', describe: 'backfill up to this time (Unix seconds or ISO 8601; default now − end_delay)' })
     .conflicts('section', 'all')
@@ -125,6 +126,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
   if (parsed.online && !parsed.check) throw new UsageError('--online goes with --check');
   // Both have defaults, which yargs' conflicts() counts as given: checked here.
   if (parsed.list && parsed.check) throw new UsageError('--list and --check cannot be combined: --check already shows where each section stands');
+  if (parsed.json && parsed.check) throw new UsageError('--json goes with --list or a run; --check prints text only for now');
   return {
     config: parsed.config,
     section: parsed.section,
@@ -135,6 +137,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     check: parsed.check,
     online: parsed.online,
     quiet: parsed.quiet,
+    json: parsed.json,
     startTime,
     endTime,
   };

@@ -2,7 +2,7 @@
 
 import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
 import { Coordinator } from '../engine/main/coordinator.js';
-import { formatSummary, sectionLine } from '../reporting/run-summary.js';
+import { formatSummary, sectionLine, summaryJson } from '../reporting/run-summary.js';
 import { openSectionLog } from '../storage/section-log.js';
 import { loadFromCli, selectSections } from './section-selection.js';
 import type { SectionResult } from '../engine/shared/worker-protocol.js';
@@ -23,7 +23,8 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   // errors only.
   const say = (text: string, level: 'info' | 'warn' | 'error' = 'warn'): void => {
     if (args.quiet && level !== 'error') return;
-    (level === 'info' ? io.stdout : io.stderr).write(redact(text, keys) + '\n');
+    // With --json, stdout holds the one JSON document and nothing else.
+    (level === 'info' && !args.json ? io.stdout : io.stderr).write(redact(text, keys) + '\n');
   };
   for (const w of cfg.warnings) say(`warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`, 'info');
   const sections = selectSections(cfg, args);
@@ -62,10 +63,11 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   try {
     const results = await coordinator.run().finally(() => progress?.clear());
     const seconds = (Date.now() - started) / 1000;
-    if (!args.quiet) io.stdout.write(redact(formatSummary(results, seconds), keys));
+    if (args.json) io.stdout.write(redact(summaryJson(results, seconds, args), keys));
+    else if (!args.quiet) io.stdout.write(redact(formatSummary(results, seconds), keys));
     writeMetricsFiles(sections, coordinator.sectionStates, (msg) => say(`warning: ${msg}`));
     await logSummaries(results, sections, say);
-    if (!args.quiet) printWhereFilesAre(sections, io);
+    if (!args.quiet && !args.json) printWhereFilesAre(sections, io);
     if (signalled) return signalled === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
     return results.some((r) => r.status === 'failed') ? EXIT.failed : EXIT.ok;
   } finally {

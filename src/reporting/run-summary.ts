@@ -62,3 +62,23 @@ export function formatSummary(results: SectionResult[], seconds: number): string
   );
   return lines.join('\n') + '\n';
 }
+
+/**
+ * The run's outcome as one JSON document (`--json`), for scripts and
+ * monitoring without Prometheus: the range asked for, every section's status,
+ * metrics and error (code and message), and the totals.
+ */
+export function summaryJson(results: SectionResult[], seconds: number, range: { startTime?: number | undefined; endTime?: number | undefined }): string {
+  const doc = {
+    range: range.startTime === undefined ? { kind: 'cron' } : { kind: 'backfill', from: range.startTime, to: range.endTime ?? null },
+    seconds,
+    totals: totals(results, seconds),
+    sections: results.map((r) => ({
+      section: r.section,
+      status: r.status,
+      metrics: r.metrics,
+      ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+    })),
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}

@@ -294,6 +294,34 @@ describe('collector end to end (CLI child process against the mock API)', functi
     expectExactly(dir, streams[0]!, mock, start, position(dir, 'auth'));
   });
 
+  it('--json prints the run as one JSON document: statuses, metrics, errors with codes, totals', async () => {
+    const dir = tempDir();
+    const streams = ALL_STREAMS.filter((s) => s.section === 'auth' || s.section === 'quar');
+    const start = END - 1800;
+    const mock = await mockFor(streams, start - 600, END + 600);
+    const config = writeConfig(dir, streams, mock, { start_time: start });
+    chmodSync(config, 0o644); // a note (key readable by others) must not break the document
+    const run = await runCli(['--config', config, '--all', '--json', '--start-time', String(start), '--end-time', String(END)], { cwd: dir });
+    expect(run.code, run.stderr).to.equal(0);
+    const doc = JSON.parse(run.stdout) as {
+      range: unknown;
+      totals: Record<string, number>;
+      sections: { section: string; status: string; metrics: Record<string, number>; error?: unknown }[];
+    };
+    expect(doc.range).to.deep.equal({ kind: 'backfill', from: start, to: END });
+    expect(doc.sections.map((x) => [x.section, x.status])).to.deep.equal([
+      ['MailLogger:quar', 'completed'],
+      ['MailLogger:auth', 'completed'],
+    ]);
+    for (const x of doc.sections) {
+      const s = streams.find((c) => `MailLogger:${c.section}` === x.section)!;
+      expect(x.metrics.recordsWritten, x.section).to.equal(mock.expected(s.stream, start, END).length);
+      expect(x.metrics.position, x.section).to.equal(END);
+    }
+    expect(doc.totals).to.include({ sections: 2, completed: 2, failed: 0, records: doc.sections.reduce((n, x) => n + x.metrics.recordsWritten!, 0) });
+    expect(run.stderr).to.include('readable by group or others');
+  });
+
   it('--quiet prints nothing for a run that went well, warnings included, and still the error of one that did not', async () => {
     const dir = tempDir();
     const streams = ALL_STREAMS.filter((s) => s.section === 'auth');

@@ -20,10 +20,10 @@ class Capture extends Writable {
   }
 }
 
-async function list(configPath: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function list(configPath: string, ...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new Capture();
   const stderr = new Capture();
-  const code = await main(['--config', configPath, '--list'], { stdout, stderr, env: {} });
+  const code = await main(['--config', configPath, '--list', ...extra], { stdout, stderr, env: {} });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
@@ -71,6 +71,30 @@ describe('--list', () => {
     expect(r.code).to.equal(1);
     expect(rows(r.stdout).get('MailLogger:auth')?.[3]).to.equal('AHEAD OF NOW − end_delay (see stderr)');
     expect(r.stderr).to.include(`auth.pos holds ${ahead}`).and.include("Check this host's clock");
+  });
+
+  it('--json gives the same as one JSON document, problems with their codes', async () => {
+    const { dir, path, start } = setup();
+    const position = start + 3600;
+    const ahead = Math.floor(Date.now() / 1000) + 7200;
+    mkdirSync(join(dir, 'positions'));
+    writeFileSync(join(dir, 'positions', 'in.pos'), `${position}\n`);
+    writeFileSync(join(dir, 'positions', 'auth.pos'), `${ahead}\n`);
+    const before = Math.floor(Date.now() / 1000);
+    const r = await list(path, '--json');
+    const after = Math.floor(Date.now() / 1000);
+    expect(r.code).to.equal(1);
+    const doc = JSON.parse(r.stdout) as { config: string; sections: Record<string, unknown>[]; otherSections: string[] };
+    expect(doc.config).to.equal(path);
+    expect(doc.otherSections).to.deep.equal(['Notes']);
+    expect(doc.sections.map((x) => x.section)).to.deep.equal(['MailLogger:in', 'MailLogger:hold', 'MailLogger:auth']);
+    const [inSec, hold, auth] = doc.sections;
+    expect(inSec).to.include({ category: 'mail', type: 'incominglog', domain: 'example.com', position, startsAt: position });
+    expect(inSec!.behindSeconds).to.be.within(before - position, after - position);
+    expect(hold).to.include({ position: null, startsAt: start });
+    expect(hold).to.not.have.property('problem');
+    expect((auth!.problem as { code: string }).code).to.equal('UZP_POSITION_AHEAD');
+    expect(r.stderr).to.include(`auth.pos holds ${ahead}`);
   });
 
   it('shows section, category, type, domain and position of every section', async () => {
