@@ -251,6 +251,12 @@ export const OPTIONS = {
     description: 'How many of the newest error log files to keep; the one in use always stays, so 0 keeps only it.',
     parse: integer(0),
   }),
+  data_retention_days: option({
+    default: '0',
+    description:
+      "Days to keep data files: at the start of each run, the section's own data files whose period ended more than this many days ago (and before the position) are deleted; 0 keeps them forever.",
+    parse: integer(0, 36500),
+  }),
   heartbeat_file: option({
     default: '{section}_heartbeat.json',
     description: "Heartbeat JSON file; relative to the section's output directory.",

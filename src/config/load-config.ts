@@ -142,6 +142,7 @@ function resolveSection(s: IniSection, ctx: SectionContext): SectionConfig | und
     ...paths,
     messageLogRetentionCount: v.message_log_retention_count,
     errorLogRetentionCount: v.error_log_retention_count,
+    dataRetentionDays: v.data_retention_days,
     splitInterval: v.split_interval,
     maxTimeGap: v.max_time_gap,
     maxRecordsPerPage: v.max_records_per_page,

@@ -40,6 +40,8 @@ export interface SectionConfig {
   messageLogRetentionCount: number;
   errorLogFileName: string;
   errorLogRetentionCount: number;
+  /** 0: data files are kept forever. */
+  dataRetentionDays: number;
   /** Absolute (relative values resolve against outputDirectory, as the Python tool keeps it there). */
   heartbeatFile: string;
   /** Absolute. */

@@ -45,6 +45,7 @@ export function sectionLine(r: SectionResult): string {
   if (m.recordsWithoutTime) notes.push(`${m.recordsWithoutTime} without event time`);
   if (m.truncatedWindows) notes.push(`${m.truncatedWindows} overfull seconds (records missing)`);
   if (m.gaps) notes.push(`${count(m.gaps, 'gap')} (${m.gapSeconds} s not fetched)`);
+  if (m.dataFilesDeleted) notes.push(`${count(m.dataFilesDeleted, 'old data file')} deleted (data_retention_days)`);
   if (notes.length) parts.push(notes.join(', '));
   if (r.error) parts.push(`error ${r.error.code}: ${r.error.message}`);
   return parts.join(' | ');

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 
 import type { MockApi } from '../../src/mock-api/index.js';
+import { strftime } from '../../src/config/strftime.js';
 import { runCli, tempDir, type CliRun } from '../support/harness.js';
 import { dayAnchor } from '../support/epochs.js';
 import * as fx from '../support/hostile-fixtures.js';
@@ -175,6 +176,26 @@ describe('hostile config and state files', function () {
       expect(position, 'the position stops at now − end_delay').to.be.within(before - endDelay, after - endDelay);
       expect(fx.written(dir, 'authentication')).to.deep.equal(mock.expected(fx.selector('authentication'), start, position));
       expect(fx.messageLog(fx.outputDir(dir, 'authentication'))).to.include(`--end-time ${before + 7200} is after now − end_delay`);
+    });
+
+    it('data_retention_days: a run deletes its own data files older than that, logs and counts it, and keeps the rest', async () => {
+      const dir = tempDir('uzp-hostile-');
+      const config = fx.writeConfig(dir, [section({ data_retention_days: '3' })]);
+      savePosition(dir, `${start}\n`);
+      const out = fx.outputDir(dir, 'authentication');
+      mkdirSync(out, { recursive: true });
+      const name = (t: number): string => `${fx.dataPrefix('authentication')}${strftime('%Y-%m-%d_%H', new Date(t * 1000))}.log`;
+      const old = name(start - 10 * 86400);
+      const young = name(start - 3600);
+      writeFileSync(join(out, old), '{"old":true}\n');
+      writeFileSync(join(out, young), '{"young":true}\n');
+      const result = await runCli(['--config', config], { cwd: dir });
+      expect(result.code, result.stderr).to.equal(0);
+      expect(existsSync(join(out, old)), 'ten days old: deleted').to.equal(false);
+      expect(existsSync(join(out, young)), 'an hour before the position: kept').to.equal(true);
+      expect(fx.messageLog(out)).to.include(`data retention: deleted ${join(out, old)}`);
+      expect(result.stdout).to.include('1 old data file deleted (data_retention_days)');
+      expect(fx.heartbeat(out, 's').metrics.dataFilesDeleted).to.equal(1);
     });
 
     it("resolves relative paths from the config's directory, not the working directory", async () => {

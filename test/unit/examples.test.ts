@@ -1,6 +1,6 @@
 // examples/ and the operator docs are what an operator copies: they must load,
-// name every option with its real default, agree with --help, and the SIEM and
-// logrotate snippets must pick exactly the data files the collector writes.
+// name every option with its real default, agree with --help, and
+// the SIEM snippets must pick exactly the data files the collector writes.
 
 import { expect } from 'chai';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -136,18 +136,12 @@ describe('scheduling examples', () => {
   });
 });
 
-describe('SIEM and logrotate examples', () => {
+describe('SIEM examples', () => {
   const cfg = loadExample(EXAMPLE_INI, withKey);
   // Any hour will do; 23:00 on the last day of a year catches a format that confuses fields.
   const paths = installedPaths(cfg, new Date(2025, 11, 31, 23, 0, 0));
   const filebeatGlobs = [...read(EXAMPLES, 'filebeat', 'uzmanposta.yml').matchAll(/^\s+- (\/opt\/\S+)$/gm)].map((m) => m[1] ?? '');
-  const logrotate = read(EXAMPLES, 'logrotate', 'uzmanposta');
-  const logrotateGlobs = logrotate.split('\n').filter((l) => l.startsWith('/opt/'));
-
-  for (const [name, globs] of [
-    ['filebeat', filebeatGlobs],
-    ['logrotate', logrotateGlobs],
-  ] as const) {
+  for (const [name, globs] of [['filebeat', filebeatGlobs]] as const) {
     it(`${name} picks every section's data files and none of its logs or heartbeats`, () => {
       expect(globs.length).to.equal(5);
       const res = globs.map(globToRegExp);
@@ -157,12 +151,6 @@ describe('SIEM and logrotate examples', () => {
       }
     });
   }
-
-  it('logrotate neither copies-and-truncates nor creates files', () => {
-    const directives = logrotate.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
-    expect(directives).to.not.match(/\bcopytruncate\b/);
-    expect(directives).to.match(/^\s*nocreate$/m);
-  });
 
   it('the Wazuh locations are the daily data files its comment asks for', () => {
     const xml = read(EXAMPLES, 'wazuh', 'ossec-localfile.xml');

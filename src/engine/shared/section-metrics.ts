@@ -21,6 +21,8 @@ export interface SectionMetrics {
   truncatedWindows: number;
   gaps: number;
   gapSeconds: number;
+  /** Old data files deleted by data_retention_days at the start of the run. */
+  dataFilesDeleted: number;
   recordsPerSecond: number;
   /** Unix seconds: everything before it is written (null before the first commit of a fresh section). */
   position: number | null;
@@ -57,6 +59,7 @@ export class MetricsRecorder {
     truncatedWindows: 0,
     gaps: 0,
     gapSeconds: 0,
+    dataFilesDeleted: 0,
   };
   position: number | null = null;
 

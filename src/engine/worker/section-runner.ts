@@ -13,6 +13,7 @@ import { MetricsRecorder } from '../shared/section-metrics.js';
 import type { RunRange, SectionResult, WorkerMessage } from '../shared/worker-protocol.js';
 import { planSegments } from './segment-plan.js';
 import { runSegment } from './segment-run.js';
+import { applyDataRetention } from '../../storage/data-retention.js';
 import type { CommitHooks } from '../../storage/window-commit.js';
 
 export interface SectionRunOptions {
@@ -68,6 +69,8 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
 
   try {
     const segments = planSegments(cfg, opts.range, nowSeconds(), log, metrics);
+    // After planSegments: interrupted commits are recovered and the position is known.
+    pruneOldData(cfg, nowSeconds(), log, metrics);
     for (const seg of segments) {
       seg.before?.();
       await runSegment(seg, { config: cfg, client, metrics, log, emit, signal: opts.signal, commitHooks: opts.commitHooks });
@@ -97,4 +100,13 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
     postMetrics();
     await client.close().catch(() => client.destroy());
   }
+}
+
+/** data_retention_days: deletes the section's finished old data files, each logged and counted. */
+function pruneOldData(cfg: SectionConfig, now: number, log: SectionLog, metrics: MetricsRecorder): void {
+  const r = applyDataRetention({ dir: cfg.outputDirectory, format: cfg.logFileNameFormat, days: cfg.dataRetentionDays, nowMs: now * 1000, position: metrics.position });
+  if (r.note) log.info(r.note);
+  for (const file of r.deleted) log.info(`data retention: deleted ${file}, whose period ended more than ${cfg.dataRetentionDays} days ago`);
+  for (const f of r.failed) log.error({ error: `data retention could not delete ${f.path}: ${f.message}`, code: 'UZP_WRITE_FAILED' });
+  metrics.counts.dataFilesDeleted += r.deleted.length;
 }
