@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { main } from './main.js';
+import { loadConfig } from '../config/load-config.js';
 import { startMockApi } from '../mock-api/index.js';
 
 const KEY = 'demo-key-0123456789abcdef';
@@ -43,8 +44,11 @@ async function demo(): Promise<number> {
     process.stdout.write(`Mock API listening on ${mock.url}; config written to ${relative(process.cwd(), configPath)}\n`);
     process.stdout.write(`Collecting the last two hours of 5 sections: uzmanposta --config ${relative(process.cwd(), configPath)} --all --parallel\n\n`);
     const code = await main(['--config', configPath, '--all', '--parallel'], { handleSignals: true });
+    // Each category lays its files out its own way: show each section's, as its config resolves them.
+    const shown = (format: string): string => format.replace(/%Y/g, 'YYYY').replace(/%m/g, 'MM').replace(/%d/g, 'DD').replace(/%H/g, 'HH');
+    const files = loadConfig(configPath, { env: {} }).sections.map((sec) => `  ${sec.section}: ${relative(process.cwd(), join(sec.outputDirectory, shown(sec.logFileNameFormat)))}\n`);
     process.stdout.write(
-      `\nData files: ${relative(process.cwd(), join(dir, 'output', DOMAIN))}/<category>/<type>/${DOMAIN}_<type>_YYYY-MM-DD_HH.log\n` +
+      `\nData files:\n${files.join('')}` +
         `Positions: ${relative(process.cwd(), join(dir, 'positions'))}/   Heartbeats: beside the data files\n` +
         `Where each section stands now: bin/uzmanposta --config ${relative(process.cwd(), configPath)} --list\n`,
     );
