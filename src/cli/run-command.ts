@@ -64,7 +64,7 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
     const results = await coordinator.run().finally(() => progress?.clear());
     const seconds = (Date.now() - started) / 1000;
     if (args.json) io.stdout.write(redact(summaryJson(results, seconds, args), keys));
-    else if (!args.quiet) io.stdout.write(redact(formatSummary(results, seconds), keys));
+    else if (!args.quiet) io.stdout.write(redact(formatSummary(results, seconds, args), keys));
     writeMetricsFiles(sections, coordinator.sectionStates, (msg) => say(`warning: ${msg}`));
     await logSummaries(results, sections, say);
     if (!args.quiet && !args.json) printWhereFilesAre(sections, io);

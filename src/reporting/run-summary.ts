@@ -51,10 +51,26 @@ export function sectionLine(r: SectionResult): string {
   return parts.join(' | ');
 }
 
-export function formatSummary(results: SectionResult[], seconds: number): string {
+export interface SummaryRange {
+  /** --start-time of a backfill; undefined for a cron run. */
+  startTime?: number | undefined;
+  endTime?: number | undefined;
+}
+
+export function formatSummary(results: SectionResult[], seconds: number, range: SummaryRange = {}): string {
   const t = totals(results, seconds);
-  const lines = ['Summary:'];
-  for (const r of results) lines.push(`  ${sectionLine(r)}`);
+  const backfill = range.startTime !== undefined;
+  const iso = (u: number): string => new Date(u * 1000).toISOString();
+  const lines = [
+    backfill
+      ? `Summary of the backfill from ${range.startTime} (${iso(range.startTime!)}) to ${range.endTime === undefined ? 'now − end_delay' : `${range.endTime} (${iso(range.endTime)})`}:`
+      : 'Summary:',
+  ];
+  for (const r of results) {
+    // A rerun of a finished backfill asks for nothing: say why, or it reads as a silent failure.
+    const nothing = backfill && r.status === 'completed' && r.metrics.apiCalls === 0 ? ' | nothing fetched: this range was already complete' : '';
+    lines.push(`  ${sectionLine(r)}${nothing}`);
+  }
   const ok = t.apiCalls ? ((100 * (t.apiCalls - t.apiErrors)) / t.apiCalls).toFixed(1) : '100.0';
   lines.push(
     `Total: ${count(t.sections, 'section')} (${END_STATUSES.map((s) => `${t[s]} ${s}`).join(', ')}), ` +

@@ -25,4 +25,17 @@ describe('run summary', () => {
     expect(text).to.include('MailLogger:b: completed | 2 records | 3 API calls (100.0% ok, 0 rate-limited, 2 retries)');
     expect(text).to.include('Total: 2 sections (2 completed, 0 failed, 0 stopped, 0 skipped), 2 records, 3 API calls (100.0% ok)');
   });
+
+  it("names a backfill's range, and says when a section fetched nothing because the range was complete", () => {
+    const text = formatSummary([result('MailLogger:a', { apiCalls: 0 }), result('MailLogger:b', { apiCalls: 4, recordsWritten: 9 })], 1, {
+      startTime: 1_767_225_600,
+      endTime: 1_767_229_200,
+    });
+    const [head, a, b] = text.split('\n');
+    expect(head).to.equal('Summary of the backfill from 1767225600 (2026-01-01T00:00:00.000Z) to 1767229200 (2026-01-01T01:00:00.000Z):');
+    expect(a).to.match(/MailLogger:a: completed .* \| nothing fetched: this range was already complete$/);
+    expect(b).to.not.include('nothing fetched');
+    // A cron run with nothing new is no such news.
+    expect(formatSummary([result('MailLogger:a', { apiCalls: 0 })], 1)).to.not.include('nothing fetched');
+  });
 });
