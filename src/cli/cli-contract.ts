@@ -7,6 +7,8 @@
 // lock), 1 a section failed, 2 usage or config error, 130/143 stopped by
 // SIGINT/SIGTERM.
 
+import type { ShardSpec } from './shard-assignment.js';
+
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
@@ -30,6 +32,8 @@ export interface CliArgs {
   json: boolean;
   startTime?: number;
   endTime?: number;
+  /** This copy's shard when a scheduler runs several (--shard, or the environment); undefined: every section. */
+  shard?: ShardSpec;
 }
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;

@@ -9,6 +9,7 @@ import { UzpError } from '../common/errors.js';
 import { positionAhead } from '../engine/worker/segment-plan.js';
 import { loadFromCli } from './section-selection.js';
 import { formatTable } from './text-table.js';
+import { ownsSection } from './shard-assignment.js';
 
 /** Where one section stands, as --list shows it and --list --json gives it. */
 interface SectionStanding {
@@ -29,7 +30,9 @@ export async function listCommand(args: CliArgs, io: CliIo): Promise<number> {
   const cfg = loadFromCli(args.config, io.env);
   const keys = cfg.sections.map((s) => s.apiKey);
   const now = Math.floor(Date.now() / 1000);
-  const standings = cfg.sections.map((s): SectionStanding => {
+  const shard = args.shard;
+  const listed = shard === undefined ? cfg.sections : cfg.sections.filter((s) => ownsSection(shard, s));
+  const standings = listed.map((s): SectionStanding => {
     const base = { section: s.section, category: s.category, type: s.type, domain: s.domain };
     try {
       const p = readPosition(s.positionFile, s.section);
@@ -45,10 +48,13 @@ export async function listCommand(args: CliArgs, io: CliIo): Promise<number> {
   const problems = standings.flatMap((st) => (st.problem === undefined ? [] : [st.problem.message]));
   let text: string;
   if (args.json) {
-    text = `${JSON.stringify({ config: cfg.path, sections: standings, otherSections: cfg.otherSections }, null, 2)}\n`;
+    const shardJson = shard === undefined ? {} : { shard: { ...shard, sectionsInConfig: cfg.sections.length } };
+    text = `${JSON.stringify({ config: cfg.path, ...shardJson, sections: standings, otherSections: cfg.otherSections }, null, 2)}\n`;
   } else {
     const rows = standings.map((st) => [st.section, st.category, st.type, st.domain || '-', positionText(st)]);
-    text = `Sections in ${cfg.path}:\n`;
+    text = shard === undefined
+      ? `Sections in ${cfg.path}:\n`
+      : `Sections of shard ${shard.index}/${shard.count} (by ${shard.by}) in ${cfg.path}: ${listed.length} of ${cfg.sections.length}\n`;
     text += formatTable(['section', 'category', 'type', 'domain', 'position'], rows);
     if (cfg.otherSections.length) text += `Not collected (not [MailLogger:*]): ${cfg.otherSections.join(', ')}\n`;
   }

@@ -14,6 +14,7 @@ import { listCommand } from './list-command.js';
 import { checkCommand } from './check-command.js';
 import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
 import { packageVersion } from '../common/package-version.js';
+import { shardFromArgs } from './shard-assignment.js';
 
 
 export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
@@ -71,7 +72,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .scriptName('uzmanposta')
     .usage(
       '$0 [--config PATH] [--section NAME | --all] [--parallel] [--max-workers N]\n' +
-        '   [--start-time T] [--end-time T] [--quiet] [--json] [--list] [--check [--online]]\n\n' +
+        '   [--start-time T] [--end-time T] [--shard I/N] [--quiet] [--json] [--list] [--check [--online]]\n\n' +
         'Collects Uzman Posta mail, quarantine and authentication logs into hourly JSON-lines files.',
     )
     .option('config', { alias: 'c', type: 'string', default: 'uzmanposta.ini', describe: 'INI configuration file' })
@@ -85,9 +86,13 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .option('online', { type: 'boolean', default: false, describe: 'with --check: one small request per key to prove key and domain' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'a run prints errors only (for cron mail)' })
     .option('json', { type: 'boolean', default: false, describe: 'with --list or a run: one JSON document on stdout' })
+    .option('shard', { type: 'string', describe: 'run only shard I of N (0-based, e.g. 0/3); also UZP_SHARD, or JOB_COMPLETION_INDEX with --shard-count' })
+    .option('shard-count', { type: 'number', describe: 'how many shards, when the index comes from JOB_COMPLETION_INDEX or UZP_SHARD_INDEX' })
+    .option('shard-by', { type: 'string', choices: ['key', 'section'], describe: "what a shard owns: every section of an API key (default), or single sections (splits a key's rate budget)" })
     .option('start-time', { type: 'string', describe: 'backfill from this time (Unix seconds or ISO 8601)' })
     .option('end-time', { type: 'string', describe: 'backfill up to this time (Unix seconds or ISO 8601; default now − end_delay)' })
     .conflicts('section', 'all')
+    .conflicts('section', 'shard')
     .strict()
     .version(packageVersion())
     .help()
@@ -127,6 +132,11 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
   // Both have defaults, which yargs' conflicts() counts as given: checked here.
   if (parsed.list && parsed.check) throw new UsageError('--list and --check cannot be combined: --check already shows where each section stands');
   if (parsed.json && parsed.check) throw new UsageError('--json goes with --list or a run; --check prints text only for now');
+  // --section names one section outright; a shard index from the environment
+  // (a pod of an Indexed Job) does not narrow it further.
+  const shard = parsed.section === undefined
+    ? shardFromArgs({ shard: parsed.shard, shardCount: parsed['shard-count'], shardBy: parsed['shard-by'] }, io.env)
+    : undefined;
   return {
     config: parsed.config,
     section: parsed.section,
@@ -140,6 +150,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     json: parsed.json,
     startTime,
     endTime,
+    shard,
   };
 }
 

@@ -28,6 +28,9 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   };
   for (const w of cfg.warnings) say(`warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`, 'info');
   const sections = selectSections(cfg, args);
+  if (args.shard !== undefined && sections.length === 0) {
+    say(`shard ${args.shard.index}/${args.shard.count} owns none of the ${cfg.sections.length} sections of ${cfg.path}; nothing to do`, 'info');
+  }
 
   const progress = ProgressDisplay.forStream(io.stderr, args.startTime !== undefined);
   const coordinator = new Coordinator({

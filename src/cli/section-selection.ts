@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../common/errors.js';
 import { findSection, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import type { SectionConfig } from '../config/section-config.js';
+import { ownsSection, type ShardSpec } from './shard-assignment.js';
 
 export function loadFromCli(configPath: string, env: Record<string, string | undefined>): LoadedConfig {
   // The config path is the one thing resolved against the working directory;
@@ -12,7 +13,14 @@ export function loadFromCli(configPath: string, env: Record<string, string | und
   return loadConfig(resolve(configPath), { env });
 }
 
-export function selectSections(cfg: LoadedConfig, opts: { section?: string; all: boolean }): SectionConfig[] {
+/** With a shard, only the sections that shard owns (--section is never narrowed: see main.ts). */
+export function selectSections(cfg: LoadedConfig, opts: { section?: string; all: boolean; shard?: ShardSpec }): SectionConfig[] {
+  const chosen = chooseSections(cfg, opts);
+  const shard = opts.shard;
+  return shard === undefined || opts.section !== undefined ? chosen : chosen.filter((s) => ownsSection(shard, s));
+}
+
+function chooseSections(cfg: LoadedConfig, opts: { section?: string; all: boolean }): SectionConfig[] {
   if (opts.section !== undefined) {
     const found = findSection(cfg, opts.section);
     if (!found) {
