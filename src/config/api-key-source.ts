@@ -110,8 +110,13 @@ function checkKey(key: string, origin: string, shown: string, from: string, sour
 
 function warnIfShared(file: string, from: string, option: string, issues: SectionIssues): void {
   if (process.platform === 'win32') return;
-  const mode = fs.statSync(file).mode & 0o777;
-  if (mode & 0o044) {
+  const st = fs.statSync(file);
+  const mode = st.mode & 0o777;
+  // A file someone else owns that we read through its group and nobody else
+  // can (a Kubernetes Secret mounted with fsGroup, mode 0440): the group read
+  // is our own access, not a leak.
+  const readThroughOwnGroup = st.uid !== process.getuid?.() && st.gid === process.getgid?.() && (mode & 0o004) === 0;
+  if (mode & 0o044 && !readThroughOwnGroup) {
     issues.warning(from, option, file, `the key file is readable by group or others (mode ${octal(mode)}); run chmod 600 ${file}`);
   }
 }

@@ -592,6 +592,19 @@ describe('config', () => {
       expect(cfg.warnings[0]).to.include({ option: 'api_key_file' });
       expect(cfg.warnings[0]!.message).to.match(/chmod 600/);
     });
+
+    it("does not warn about a key file another user owns that we read through our own group only (a Kubernetes Secret with fsGroup, 0440)", function () {
+      // Needs a file owned by someone else: only root can make one.
+      if (process.getuid?.() !== 0) this.skip();
+      const file = join(tmp, 'secret-key');
+      fs.writeFileSync(file, KEY);
+      fs.chmodSync(file, 0o440);
+      fs.chownSync(file, 4242, process.getgid!());
+      expect(load('[MailLogger:s]\napi_key_file = secret-key\n').warnings).to.deep.equal([]);
+      // The same file readable by others as well is still a leak.
+      fs.chmodSync(file, 0o444);
+      expect(load('[MailLogger:s]\napi_key_file = secret-key\n').warnings[0]!.message).to.match(/readable by group or others \(mode 0444\)/);
+    });
   });
 
   describe('the config file itself', () => {
