@@ -15,6 +15,7 @@ import { readPosition } from '../storage/position-store.js';
 import type { SectionConfig } from '../config/section-config.js';
 import { readLockHolder } from '../storage/section-lock.js';
 import { loadFromCli, selectSections } from './section-selection.js';
+import { splitKeys } from './shard-assignment.js';
 import { pendingFileFor } from '../storage/window-commit.js';
 import { capQuarantineStart } from '../engine/worker/window-plan.js';
 import { positionAhead } from '../engine/worker/segment-plan.js';
@@ -40,7 +41,17 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   out(`Config ${cfg.path}: valid, ${cfg.sections.length} section(s)`);
   for (const w of cfg.warnings) out(`  warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`);
   if (cfg.otherSections.length) out(`  not collected (not [MailLogger:*]): ${cfg.otherSections.join(', ')}`);
-  const sections = selectSections(cfg, { section: args.section, all: true });
+  const sections = selectSections(cfg, { section: args.section, all: true, shard: args.shard });
+  if (args.shard !== undefined) {
+    const { index, count, by } = args.shard;
+    out(`  shard ${index}/${count} (by ${by}): ${sections.length} of ${cfg.sections.length} section(s) below`);
+    for (const split of splitKeys(cfg.sections, args.shard)) {
+      out(
+        `  warning: the sections ${split.sections.join(', ')} share one API key but land on shards ${split.shards.join(', ')}: ` +
+          "each shard keeps its own rate budget for that key, so together they may exceed the key's quota; shard by key (the default) to keep it whole",
+      );
+    }
+  }
   const now = Math.floor(Date.now() / 1000);
 
   for (const s of sections) {
