@@ -3,7 +3,8 @@
 // back over the task's MessagePort and returns a plain SectionResult.
 
 import { pathToFileURL } from 'node:url';
-import { serializeError } from '../src/common/errors.js';
+import { LockLostError, serializeError } from '../src/common/errors.js';
+import { lockStillNames } from '../src/storage/section-lock.js';
 import { PortRateGate } from '../src/engine/worker/rate-gate-port.js';
 import { openSectionLog, type SectionLog } from '../src/storage/section-log.js';
 import { runSection } from '../src/engine/worker/section-runner.js';
@@ -30,6 +31,19 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
   const stop = new AbortController();
   const emit = (msg: WorkerMessage): void => port.postMessage(msg);
   const gate = new PortRateGate(cfg.section, emit, stop.signal);
+  let leaseLost: string | undefined;
+  // Fencing: nothing is committed once the lock is not this run's any more
+  // (docs/decisions.md, "Leases on the file server's clock").
+  const fence = (): void => {
+    if (leaseLost !== undefined) throw new LockLostError(leaseLost, { section: cfg.section });
+    if (task.lock && !lockStillNames(task.lock.path, task.lock.token)) {
+      throw new LockLostError(
+        `section ${cfg.section}: its lock ${task.lock.path} no longer names this run (another run took it over); ` +
+          'stopped before this commit so that two runs never append to one stream. If this repeats, raise lock_lease above the longest stall of this host or its storage',
+        { section: cfg.section, path: task.lock.path },
+      );
+    }
+  };
   port.on('message', (msg: MainMessage) => {
     switch (msg.type) {
       case 'stop':
@@ -40,6 +54,9 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
         break;
       case 'rate-mode':
         gate.setFree(msg.free);
+        break;
+      case 'lease-lost':
+        leaseLost = msg.message;
         break;
       default: {
         const never: never = msg;
@@ -63,6 +80,7 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       gate,
       metricsIntervalMs: task.metricsIntervalMs,
       commitHooks: await testCommitHooks(cfg),
+      fence,
     });
   } catch (err) {
     // Errors before or around the run (unreadable state files, unwritable

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'UZP_API_MALFORMED'
   | 'UZP_NETWORK'
   | 'UZP_LOCK_HELD'
+  | 'UZP_LOCK_LOST'
   | 'UZP_STATE_CORRUPT'
   | 'UZP_POSITION_AHEAD'
   | 'UZP_WRITE_FAILED'
@@ -116,6 +117,17 @@ export class LockHeldError extends UzpError {
   constructor(message: string, context: ErrorContext) {
     super('UZP_LOCK_HELD', message, context);
     this.name = 'LockHeldError';
+  }
+}
+
+/**
+ * The section's lock lease was lost while it ran (another host took it over,
+ * or it could not be renewed): the section stops before its next commit.
+ */
+export class LockLostError extends UzpError {
+  constructor(message: string, context: ErrorContext) {
+    super('UZP_LOCK_LOST', message, context);
+    this.name = 'LockLostError';
   }
 }
 
@@ -227,6 +239,9 @@ export function deserializeError(s: SerializedError): UzpError {
       break;
     case 'UZP_LOCK_HELD':
       err = new LockHeldError(s.message, s.context);
+      break;
+    case 'UZP_LOCK_LOST':
+      err = new LockLostError(s.message, s.context);
       break;
     case 'UZP_STATE_CORRUPT':
       err = new StateCorruptError(s.message, s.context);

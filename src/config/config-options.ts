@@ -272,6 +272,12 @@ export const OPTIONS = {
     description: "Lock file that keeps two runs off one section; relative to the config file's directory.",
     parse: path({}),
   }),
+  lock_lease: option({
+    default: '120',
+    description:
+      "Seconds a run's lock stays valid without renewal; the holder renews it every third of that. A lock from another host not renewed for twice this long is taken over; 0 = never (remove such a lock by hand).",
+    parse: integer(0, 86_400),
+  }),
   split_interval: option({
     default: '300',
     description: 'Longest window, in seconds, asked for in one list request.',

@@ -143,6 +143,7 @@ function resolveSection(s: IniSection, ctx: SectionContext): SectionConfig | und
     messageLogRetentionCount: v.message_log_retention_count,
     errorLogRetentionCount: v.error_log_retention_count,
     dataRetentionDays: v.data_retention_days,
+    lockLease: v.lock_lease,
     splitInterval: v.split_interval,
     maxTimeGap: v.max_time_gap,
     maxRecordsPerPage: v.max_records_per_page,

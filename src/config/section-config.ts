@@ -48,6 +48,8 @@ export interface SectionConfig {
   positionFile: string;
   /** Absolute. */
   lockFilePath: string;
+  /** Seconds; 0 = the lock has no lease and a lock from another host is never taken over. */
+  lockLease: number;
   splitInterval: number;
   maxTimeGap: number;
   maxRecordsPerPage: number;

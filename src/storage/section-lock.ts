@@ -3,8 +3,11 @@
 // JSON LockHolder. It is broken only when its holder provably no longer runs:
 // same host and the pid is gone, or the pid now belongs to a process started
 // later (pid reuse, reboot). A live holder's lock is never broken by age: a
-// long backfill is not a dead one. A lock from another host cannot be checked,
-// so it is never broken.
+// long backfill is not a dead one. A process on another host cannot be
+// checked; its lock is taken over only when its lease ran out: the holder
+// renews the lock (rewrites it, which moves its mtime) every third of
+// `lock_lease`, and a lock not renewed for twice the lease is the lock of a
+// dead or cut-off holder (docs/decisions.md, "Leases on the file server's clock").
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,10 +24,22 @@ export interface LockHolder {
   startedAt: string;
   /** Linux: `<boot id>:<start time in clock ticks>` of the process, to tell a reused pid from the holder. */
   procStart?: string;
+  /** Seconds: the holder renews the lock at least every third of this; absent or 0 = no lease. */
+  lease?: number;
+  /** Random, one per acquisition: tells this holder from any later one (fencing). */
+  token?: string;
 }
 
 export interface SectionLock {
   path: string;
+  /** This acquisition's token, written in the lock (fencing: lockStillNames). */
+  token: string;
+  /**
+   * Renews the lease: rewrites the lock in place (its mtime moves on the file
+   * server's clock) if it still names this holder; 'lost' when another holder
+   * took it over. Throws on an I/O error.
+   */
+  renew(): 'renewed' | 'lost';
   /** Idempotent; removes the file only while it still names this holder. */
   release(): void;
 }
@@ -38,6 +53,8 @@ export interface SectionLockOptions {
   incompleteGraceMs?: number;
   /** Test hook: runs after a lock was judged stale, before it is moved aside (another process may act here). */
   beforeTakeover?(): void;
+  /** `lock_lease` in seconds; 0 or absent: no lease. */
+  leaseSeconds?: number;
 }
 
 const INCOMPLETE_GRACE_MS = 5000;
@@ -60,7 +77,7 @@ export function acquireSectionLock(
   }
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const me = tryCreate(file, section);
+    const me = tryCreate(file, section, options.leaseSeconds ?? 0);
     if (me) return ownedLock(file, me, section, log);
 
     let seen: SeenLock | undefined;
@@ -102,16 +119,32 @@ export function readLockHolder(lockPath: string): LockHolder | undefined {
   }
 }
 
-function tryCreate(file: string, section: string): LockHolder | undefined {
+/**
+ * The host name written in and compared with locks. UZP_TEST_HOSTNAME stands
+ * in for it only in tests that cannot give a child process its own UTS
+ * namespace (`unshare --uts` needs root).
+ */
+export function lockHostName(): string {
+  return process.env['UZP_TEST_HOSTNAME'] || os.hostname();
+}
+
+/** Whether the lock file still names the holder with this token (read by a worker before each commit). */
+export function lockStillNames(lockPath: string, token: string): boolean {
+  return readLockHolder(lockPath)?.token === token;
+}
+
+function tryCreate(file: string, section: string, leaseSeconds: number): LockHolder | undefined {
   try {
     lockfile.lockSync(file);
   } catch (err) {
     if (errnoCode(err) === 'EEXIST') return undefined;
     throw lockWriteError('cannot create the lock', file, section, err);
   }
-  const me: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() };
+  const me: LockHolder = { pid: process.pid, hostname: lockHostName(), startedAt: new Date().toISOString() };
   const procStart = procStartOf(process.pid);
   if (procStart !== undefined) me.procStart = procStart;
+  if (leaseSeconds > 0) me.lease = leaseSeconds;
+  me.token = randomBytes(8).toString('hex');
   try {
     fs.writeFileSync(file, `${JSON.stringify(me)}\n`);
   } catch (err) {
@@ -123,13 +156,34 @@ function tryCreate(file: string, section: string): LockHolder | undefined {
 
 function ownedLock(file: string, me: LockHolder, section: string, log: (msg: string) => void): SectionLock {
   let released = false;
+  const token = me.token ?? '';
   return {
     path: file,
+    token,
+    renew(): 'renewed' | 'lost' {
+      let fd: number;
+      try {
+        fd = fs.openSync(file, 'r+');
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return 'lost';
+        throw err;
+      }
+      try {
+        // Read and rewrite through one descriptor: the bytes rewritten are the
+        // very file checked to name us, even if a takeover renames it meanwhile.
+        const raw = fs.readFileSync(fd, 'utf8');
+        if (parseHolder(raw)?.token !== token) return 'lost';
+        fs.writeSync(fd, raw, 0, 'utf8');
+        return 'renewed';
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
     release(): void {
       if (released) return;
       released = true;
       const holder = readLockHolder(file);
-      if (holder && holder.pid === me.pid && holder.hostname === me.hostname && holder.startedAt === me.startedAt) {
+      if (holder && holder.pid === me.pid && holder.hostname === me.hostname && holder.startedAt === me.startedAt && holder.token === me.token) {
         lockfile.unlockSync(file);
       } else {
         log(`lock ${file} of section ${section} no longer names this process at release; left it in place`);
@@ -183,16 +237,7 @@ function judge(seen: SeenLock, file: string, section: string, graceMs: number): 
 
   const since = holder.startedAt;
   const context = { section, path: file, pid: holder.pid, hostname: holder.hostname, since };
-  if (holder.hostname !== os.hostname()) {
-    return {
-      held: true,
-      error: new LockHeldError(
-        `section ${section} is locked by process ${holder.pid} on host ${holder.hostname} since ${since} (${file}); skipping this section. ` +
-          `A lock from another host is never broken: if that process is gone, delete ${file}.`,
-        context,
-      ),
-    };
-  }
+  if (holder.hostname !== lockHostName()) return judgeLease(holder, seen, file, section, context);
   const death = whyDead(holder);
   if (death === undefined) {
     return {
@@ -204,6 +249,41 @@ function judge(seen: SeenLock, file: string, section: string, graceMs: number): 
     };
   }
   return { held: false, reason: `process ${holder.pid} on ${holder.hostname}, which took it at ${since}, ${death}` };
+}
+
+/**
+ * A holder on another host: alive as long as it renews its lease. Its age is
+ * the lock's mtime against the file server's own clock, the clock that
+ * stamped it, so the hosts' clocks never meet (docs/decisions.md, "Leases on the file server's clock").
+ */
+function judgeLease(holder: LockHolder, seen: SeenLock, file: string, section: string, context: Record<string, unknown>): Verdict {
+  const who = `process ${holder.pid} on host ${holder.hostname}`;
+  const lease = holder.lease ?? 0;
+  if (lease <= 0) {
+    return {
+      held: true,
+      error: new LockHeldError(
+        `section ${section} is locked by ${who} since ${holder.startedAt} (${file}); skipping this section. ` +
+          `That lock has no lease (lock_lease = 0, or an older version wrote it), so it is never taken over: if that process is gone, delete ${file}.`,
+        context,
+      ),
+    };
+  }
+  const ageSeconds = Math.max(0, Math.round((fileSystemNowMs(path.dirname(file)) - seen.mtimeMs) / 1000));
+  if (ageSeconds > 2 * lease) {
+    return {
+      held: false,
+      reason: `${who}, which took it at ${holder.startedAt}, has not renewed its lease of ${lease} s for ${ageSeconds} s (more than twice the lease)`,
+    };
+  }
+  return {
+    held: true,
+    error: new LockHeldError(
+      `section ${section} is locked by ${who} since ${holder.startedAt}, lease renewed ${ageSeconds} s ago (${file}); skipping this section. ` +
+        `If that process is gone, the lock is taken over once it has gone ${2 * lease} s without renewal.`,
+      context,
+    ),
+  };
 }
 
 /** Why the holder is certainly gone, or undefined when it may be alive. */
@@ -286,6 +366,8 @@ function parseHolder(raw: string): LockHolder | undefined {
   if (o.procStart !== undefined && typeof o.procStart !== 'string') return undefined;
   const holder: LockHolder = { pid: o.pid, hostname: o.hostname, startedAt: o.startedAt };
   if (typeof o.procStart === 'string') holder.procStart = o.procStart;
+  if (typeof o.lease === 'number' && Number.isFinite(o.lease) && o.lease > 0) holder.lease = o.lease;
+  if (typeof o.token === 'string') holder.token = o.token;
   return holder;
 }
 

@@ -121,7 +121,7 @@ describe('section-lock', () => {
     writeHolder({ pid: deadPid, hostname: `not-${os.hostname()}`, startedAt: '2001-01-01T00:00:00.000Z' });
     const err = catchError(() => acquireSectionLock(lockPath, SECTION));
     expect(err).to.be.instanceOf(LockHeldError);
-    expect((err as Error).message).to.include(`not-${os.hostname()}`).and.to.include('never broken');
+    expect((err as Error).message).to.include(`not-${os.hostname()}`).and.to.include('never taken over');
   });
 
   it('takes over a lock whose pid is gone, and logs it', async () => {

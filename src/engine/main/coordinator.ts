@@ -8,6 +8,7 @@ import { Piscina } from 'piscina';
 import { deserializeError, LockHeldError, serializeError, UzpError, WorkerCrashError } from '../../common/errors.js';
 import { writeHeartbeat } from '../../reporting/heartbeat.js';
 import { RateBudget } from './rate-budget.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import { acquireSectionLock, type SectionLock } from '../../storage/section-lock.js';
 import { emptyMetrics, type SectionMetrics } from '../shared/section-metrics.js';
@@ -120,7 +121,7 @@ export class Coordinator {
 
     let lock: SectionLock;
     try {
-      lock = acquireSectionLock(cfg.lockFilePath, cfg.section, (msg) => this.opts.notify(cfg.section, 'warn', msg));
+      lock = acquireSectionLock(cfg.lockFilePath, cfg.section, (msg) => this.opts.notify(cfg.section, 'warn', msg), { leaseSeconds: cfg.lockLease });
     } catch (err) {
       if (err instanceof LockHeldError) {
         this.opts.notify(cfg.section, 'info', err.message);
@@ -129,10 +130,18 @@ export class Coordinator {
       return this.finish(state, { section: cfg.section, status: 'failed', metrics: state.metrics, error: serializeError(err) });
     }
 
+    const { port1, port2 } = new MessageChannel();
+    const lease = new LeaseKeeper({
+      lock,
+      section: cfg.section,
+      leaseSeconds: cfg.lockLease,
+      // The worker fails the section with this message at its next commit (and says so then).
+      onLost: (message) => port1.postMessage({ type: 'lease-lost', message } satisfies MainMessage),
+      onTrouble: (message) => this.opts.notify(cfg.section, 'warn', message),
+    });
     try {
       state.status = 'running';
       this.writeHeartbeat(state);
-      const { port1, port2 } = new MessageChannel();
       this.ports.set(cfg.section, port1);
       port1.postMessage({ type: 'rate-mode', free: this.budgets.get(cfg.apiKey)?.free ?? true } satisfies MainMessage);
       port1.on('message', (msg: WorkerMessage) => this.onMessage(state, port1, msg));
@@ -141,6 +150,7 @@ export class Coordinator {
         range: this.opts.range,
         port: port2,
         metricsIntervalMs: Math.min(1000, this.opts.heartbeatIntervalMs ?? 1000),
+        lock: { path: lock.path, token: lock.token },
       };
       let result: SectionResult;
       try {
@@ -162,6 +172,7 @@ export class Coordinator {
       }
       return this.finish(state, result);
     } finally {
+      lease.stop();
       lock.release();
     }
   }

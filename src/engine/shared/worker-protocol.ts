@@ -24,6 +24,8 @@ export interface SectionTask {
   port: import('node:worker_threads').MessagePort;
   /** How often to post metrics while running, ms. */
   metricsIntervalMs: number;
+  /** The lock this run holds for the section: checked before each commit (fencing). */
+  lock?: { path: string; token: string };
 }
 
 export interface SectionResult {
@@ -53,4 +55,6 @@ export type MainMessage =
   | { type: 'stop' }
   | { type: 'rate-grant'; id: number }
   /** free: the key's budget paces nothing now, so requests go without a rate-acquire round trip. */
-  | { type: 'rate-mode'; free: boolean };
+  | { type: 'rate-mode'; free: boolean }
+  /** The section's lock lease is lost (lease-keeper.ts): commit nothing more, fail with this message. */
+  | { type: 'lease-lost'; message: string };

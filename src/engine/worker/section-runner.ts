@@ -28,6 +28,8 @@ export interface SectionRunOptions {
   metricsIntervalMs?: number;
   /** Test hook (crash tests): called between the steps of each commit. */
   commitHooks?: CommitHooks;
+  /** Throws when this run may not commit any more (its lock was lost). */
+  fence?: () => void;
 }
 
 export async function runSection(opts: SectionRunOptions): Promise<SectionResult> {
@@ -73,7 +75,7 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
     pruneOldData(cfg, nowSeconds(), log, metrics);
     for (const seg of segments) {
       seg.before?.();
-      await runSegment(seg, { config: cfg, client, metrics, log, emit, signal: opts.signal, commitHooks: opts.commitHooks });
+      await runSegment(seg, { config: cfg, client, metrics, log, emit, signal: opts.signal, commitHooks: opts.commitHooks, fence: opts.fence });
       if (opts.signal.aborted) break;
     }
     if (opts.signal.aborted) {

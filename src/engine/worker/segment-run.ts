@@ -26,6 +26,8 @@ export interface SegmentRunContext {
   signal: AbortSignal;
   /** Test hook (crash tests): called between the steps of each commit. */
   commitHooks?: CommitHooks | undefined;
+  /** Called right before each commit; throws when the run may not commit any more (its lock was lost). */
+  fence?: (() => void) | undefined;
 }
 
 interface PendingWindow {
@@ -133,6 +135,7 @@ function commit(w: Window, records: unknown[], seg: Segment, ctx: SegmentRunCont
     const file = dataFileName(cfg, t === undefined ? writeTime : new Date(t * 1000));
     appends.set(file, (appends.get(file) ?? '') + JSON.stringify(r) + '\n');
   }
+  ctx.fence?.();
   commitWindow({
     section: cfg.section,
     positionFile: seg.positionFile,
