@@ -64,7 +64,13 @@ describe('Prometheus metrics_file', () => {
     const exited = collect(child);
     const file = join(dir, 'metrics', 'uzmanposta.prom');
     await held.arrived;
-    const during = await until(() => (existsSync(file) ? readFileSync(file, 'utf8') : undefined), 'a metrics file during the run');
+    // The file is rewritten every 2 s; wait for a version written after the first commit (a loaded machine may write one before).
+    const positionIn = (text: string): number | undefined =>
+      parsePrometheusText(text).get('uzmanposta_position_seconds')?.samples.find((x) => x.labels.section === 'MailLogger:slow')?.value;
+    const during = await until(() => {
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+      return text !== undefined && positionIn(text) !== undefined ? text : undefined;
+    }, 'a metrics file with a position during the run');
     expect(held.waiting, 'the run still waits on the held list').to.equal(1);
     const fams = parsePrometheusText(during);
     expect(sampleValue(fams, 'uzmanposta_section_status', { section: 'MailLogger:slow', status: 'running' })).to.equal(1);
