@@ -52,6 +52,8 @@ export class Coordinator {
   private readonly budgets = new Map<string, RateBudget>();
   private stopping = false;
   private pool: Piscina | undefined;
+  // max_run_time counts from here, for every section of the run, queued ones too.
+  private readonly startedAtMs = Date.now();
 
   constructor(opts: CoordinatorOptions) {
     this.opts = opts;
@@ -141,6 +143,7 @@ export class Coordinator {
         range: this.opts.range,
         port: port2,
         metricsIntervalMs: Math.min(1000, this.opts.heartbeatIntervalMs ?? 1000),
+        runStartedAtMs: this.startedAtMs,
       };
       let result: SectionResult;
       try {

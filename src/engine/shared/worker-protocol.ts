@@ -24,6 +24,8 @@ export interface SectionTask {
   port: import('node:worker_threads').MessagePort;
   /** How often to post metrics while running, ms. */
   metricsIntervalMs: number;
+  /** When the run started (Date.now()); max_run_time counts from it. */
+  runStartedAtMs: number;
 }
 
 export interface SectionResult {
