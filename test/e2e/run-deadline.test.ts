@@ -9,12 +9,33 @@
 
 import { expect } from 'chai';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startMockApi, type MockStreamSpec } from '../../src/mock-api/index.js';
 import { onCleanup } from '../support/cleanup.js';
 import { dayAnchor } from '../support/epochs.js';
 import { runCli, tempDir } from '../support/harness.js';
 import { writeSectionsIni } from '../support/sections-ini.js';
+import { writeIni } from '../support/write-ini.js';
+
+/** A port nothing listens on: bound, then closed again. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+function errorLogEntries(dir: string): { code?: string; attempt?: number; willRetry?: boolean; kind?: string }[] {
+  return readdirSync(join(dir, 'output'), { recursive: true })
+    .map(String)
+    .filter((f) => /errors_.*\.log$/.test(f))
+    .flatMap((f) => readFileSync(join(dir, 'output', f), 'utf8').split('\n').filter(Boolean))
+    .map((l) => JSON.parse(l) as { code?: string; attempt?: number; willRetry?: boolean; kind?: string });
+}
 
 describe('max_run_time: a run with the API down', function () {
   this.timeout(120_000);
@@ -59,5 +80,31 @@ describe('max_run_time: a run with the API down', function () {
       .flatMap((f) => readFileSync(join(dir, 'output', f), 'utf8').split('\n').filter(Boolean))
       .map((l) => JSON.parse(l) as { code?: string; maxRunTime?: number });
     expect(errorLines.filter((e) => e.code === 'UZP_RUN_DEADLINE').map((e) => e.maxRunTime)).to.deep.equal([1, 1]);
+  });
+
+  it('ends with exit 1 after one attempt when nothing listens at the url (connection refused)', async () => {
+    const dir = tempDir();
+    const port = await closedPort();
+    const position = dayAnchor() + 3600;
+    const config = writeIni(join(dir, 'uzmanposta.ini'), {
+      DEFAULT: { log_directory: './output', list_sleep_time: 2, list_retries: 10, max_run_time: 1 },
+      'MailLogger:down': {
+        api_key: 'deadline-key-0123456789abcdef',
+        domain: 'a.test',
+        category: 'authentication',
+        url: `http://127.0.0.1:${port}/api/v2/logs/authentication`,
+      },
+    });
+    mkdirSync(join(dir, 'positions'));
+    writeFileSync(join(dir, 'positions', 'down.pos'), `${position}\n`);
+
+    const run = await runCli(['--config', config, '--all'], { cwd: dir });
+
+    expect(run.code, run.stderr).to.equal(1);
+    expect(run.stderr).to.match(/section MailLogger:down: the API was unreachable since \S+ \(1 failed attempt\); max_run_time \(1 s\)/);
+    expect(run.stderr).to.include(`last error: section MailLogger:down: connection refused by 127.0.0.1:${port}`);
+    const attempts = errorLogEntries(dir).filter((e) => e.code === 'UZP_NETWORK');
+    expect(attempts.map((e) => [e.kind, e.attempt, e.willRetry])).to.deep.equal([['refused', 1, false]]);
+    expect(readFileSync(join(dir, 'positions', 'down.pos'), 'utf8')).to.equal(`${position}\n`);
   });
 });
