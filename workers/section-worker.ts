@@ -79,6 +79,7 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       signal: stop.signal,
       gate,
       metricsIntervalMs: task.metricsIntervalMs,
+      runStartedAtMs: task.runStartedAtMs,
       commitHooks: await testCommitHooks(cfg),
       fence,
     });

@@ -23,6 +23,7 @@ import {
   ApiHttpError,
   ConfigError,
   MalformedResponseError,
+  RunDeadlineError,
   UzpError,
   type ErrorContext,
 } from '../common/errors.js';
@@ -30,6 +31,7 @@ import { redact } from '../common/mask.js';
 import type { RateOutcome } from '../engine/shared/rate-outcome.js';
 import { networkErrorKind, toNetworkError } from './network-errors.js';
 import { parseRetryAfter, rateLimitDecision, transientRetryWaitMs, type RetryAfter } from './retry-policy.js';
+import { deadlineStop, type RunDeadline } from './run-deadline.js';
 
 export interface RateGate {
   /** Called before every request attempt; may wait for the key's budget. */
@@ -80,6 +82,10 @@ export interface ApiClientOptions {
    * lower-case forms) are read from. Defaults to process.env; tests inject one.
    */
   env?: Record<string, string | undefined>;
+  /** max_run_time: no retry starts at or after it (run-deadline.ts). */
+  deadline?: RunDeadline;
+  /** Wall-clock epoch milliseconds the deadline is checked with; Date.now() unless a test injects one. */
+  wallClock?: () => number;
 }
 
 export type DetailResult =
@@ -229,7 +235,7 @@ export class ApiClient {
         },
       });
     } catch (err) {
-      if (err instanceof ApiAuthError || err instanceof AbortedError) throw err;
+      if (err instanceof ApiAuthError || err instanceof AbortedError || err instanceof RunDeadlineError) throw err;
       if (err instanceof UzpError) return { status: 'failed', error: err };
       throw err;
     }
@@ -290,6 +296,8 @@ export class ApiClient {
     const portNumber = port ? Number(port) : protocol === 'https:' ? 443 : 80;
     let transientRetries = 0;
     let rateLimitRetries = 0;
+    const wall = o.wallClock ?? Date.now;
+    let failingSinceMs: number | undefined;
 
     for (let attempt = 1; ; attempt++) {
       this.#throwIfStopped(url);
@@ -302,6 +310,7 @@ export class ApiClient {
       this.#throwIfStopped(url);
 
       const now = this.#opts.now ?? (() => performance.now());
+      const startedWall = wall();
       const started = now();
       const elapsed = (): number => Math.round(now() - started);
       let status: number | null = null;
@@ -406,6 +415,9 @@ export class ApiClient {
           giveUp(error, `still rate limited after ${rateLimitRetries} answers of 429 (${attempt} attempts)`, attempt);
         }
       }
+      failingSinceMs ??= startedWall;
+      const stop = waitMs === null ? null : deadlineStop(o.deadline, wall(), waitMs, failingSinceMs, attempt, error);
+      if (stop) waitMs = null;
       const willRetry = waitMs !== null;
       o.onRequest?.({
         kind: spec.kind,
@@ -417,7 +429,7 @@ export class ApiClient {
         willRetry,
         ...(willRetry ? { waitMs: waitMs ?? 0 } : {}),
       });
-      if (waitMs === null) throw error;
+      if (waitMs === null) throw stop ?? error;
       await this.#wait(waitMs, url);
     }
   }

@@ -5,7 +5,7 @@ import type { SectionConfig } from '../config/section-config.js';
 import type { ApiClientOptions } from './api-client.js';
 
 /** What the config does not hold: the caller's gate, listeners, signal and environment. */
-export type ClientRuntime = Pick<ApiClientOptions, 'gate' | 'sleep' | 'onRequest' | 'signal' | 'env'>;
+export type ClientRuntime = Pick<ApiClientOptions, 'gate' | 'sleep' | 'onRequest' | 'signal' | 'env' | 'deadline'>;
 
 export function clientOptions(cfg: SectionConfig, runtime: ClientRuntime = {}): ApiClientOptions {
   return {

@@ -26,84 +26,169 @@ const PROBE_END_AGE = 60;
 /** An operator waits for --check; a section's own longer timeouts are for bulk pages. */
 const PROBE_TIMEOUT_SECONDS = 30;
 
+/** One section as --check sees it; --check --json gives exactly this. */
+interface SectionCheck {
+  section: string;
+  /** First and last four characters only. */
+  apiKey: string;
+  category: string;
+  type: string;
+  domain: string;
+  url: string;
+  outputDirectory: string;
+  positionFile: string;
+  lockFile: string;
+  lock: string;
+  heartbeatFile: string;
+  metricsFile?: string;
+  caFile?: string;
+  /** Where the next run starts, or null when the position makes the run stop (see problems). */
+  start: { at: number; iso: string; behindSeconds: number; from: 'position' | 'start_time'; text: string } | null;
+  /** A window that did not finish: the next run completes or rolls it back. */
+  pendingFile?: string;
+  problems: string[];
+}
+
+interface ProbeCheck {
+  sections: string[];
+  ok: boolean;
+  text: string;
+  hint?: string;
+}
+
+/** The whole of what --check found; the text form and --json render it. */
+interface CheckReport {
+  config: string;
+  warnings: { section: string; option?: string; message: string }[];
+  otherSections: string[];
+  /** With --shard: which shard this is, and each key its sections split between shards (--shard-by section). */
+  shard?: { index: number; count: number; by: string; sectionsInConfig: number; splitKeys: { sections: string[]; shards: number[] }[] };
+  sections: SectionCheck[];
+  online?: { spanSeconds: number; endAgeSeconds: number; probes: ProbeCheck[] };
+  problems: number;
+  ok: boolean;
+}
+
 export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   const cfg = loadFromCli(args.config, io.env);
   const keys = cfg.sections.map((s) => s.apiKey);
-  const out = (text: string): void => {
-    io.stdout.write(redact(text, keys) + '\n');
-  };
-  let problems = 0;
-  const problem = (text: string): void => {
-    problems++;
-    out(`  PROBLEM: ${text}`);
-  };
-
-  out(`Config ${cfg.path}: valid, ${cfg.sections.length} section(s)`);
-  for (const w of cfg.warnings) out(`  warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`);
-  if (cfg.otherSections.length) out(`  not collected (not [MailLogger:*]): ${cfg.otherSections.join(', ')}`);
   const sections = selectSections(cfg, { section: args.section, all: true, shard: args.shard });
-  if (args.shard !== undefined) {
-    const { index, count, by } = args.shard;
-    out(`  shard ${index}/${count} (by ${by}): ${sections.length} of ${cfg.sections.length} section(s) below`);
-    for (const split of splitKeys(cfg.sections, args.shard)) {
+  const now = Math.floor(Date.now() / 1000);
+
+  const report: CheckReport = {
+    config: cfg.path,
+    warnings: cfg.warnings.map((w) => ({ section: w.section, ...(w.option ? { option: w.option } : {}), message: w.message })),
+    otherSections: cfg.otherSections,
+    ...(args.shard === undefined ? {} : { shard: { ...args.shard, sectionsInConfig: cfg.sections.length, splitKeys: splitKeys(cfg.sections, args.shard) } }),
+    sections: sections.map((s) => checkSection(s, now)),
+    problems: 0,
+    ok: true,
+  };
+  if (args.online) {
+    const probes: ProbeCheck[] = [];
+    for (const group of probeGroups(sections)) {
+      const first = group[0];
+      if (!first) continue;
+      const verdict = await probe(first, now, io.env);
+      probes.push({ sections: group.map((s) => s.section), ok: verdict.ok, text: verdict.text, ...(verdict.ok ? {} : { hint: verdict.hint }) });
+    }
+    report.online = { spanSeconds: PROBE_SPAN, endAgeSeconds: PROBE_END_AGE, probes };
+  }
+  report.problems = report.sections.reduce((n, s) => n + s.problems.length, 0) + (report.online?.probes.filter((p) => !p.ok).length ?? 0);
+  report.ok = report.problems === 0;
+
+  const text = args.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report);
+  // The masked key is all that is shown, but this output lands in tickets and chats.
+  io.stdout.write(redact(text, keys));
+  return report.ok ? EXIT.ok : EXIT.failed;
+}
+
+function checkSection(s: SectionConfig, now: number): SectionCheck {
+  const problems: string[] = [];
+  let start: SectionCheck['start'] = null;
+  try {
+    start = describeStart(s, now);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const pending = pendingFileFor(s.positionFile);
+  const seen = new Set<string>();
+  for (const [what, dir] of writableDirs(s)) {
+    if (seen.has(dir)) continue;
+    seen.add(dir);
+    const why = notWritable(dir);
+    if (why) problems.push(`the ${what} directory ${dir} cannot be created or written: ${why}`);
+  }
+  return {
+    section: s.section,
+    apiKey: maskKey(s.apiKey),
+    category: s.category,
+    type: s.type,
+    domain: s.domain,
+    url: s.url,
+    outputDirectory: s.outputDirectory,
+    positionFile: s.positionFile,
+    lockFile: s.lockFilePath,
+    lock: lockState(s.lockFilePath),
+    heartbeatFile: s.heartbeatFile,
+    ...(s.metricsFile ? { metricsFile: s.metricsFile } : {}),
+    ...(s.caFile ? { caFile: s.caFile } : {}),
+    start,
+    ...(fs.existsSync(pending) ? { pendingFile: pending } : {}),
+    problems,
+  };
+}
+
+function renderText(r: CheckReport): string {
+  const lines: string[] = [];
+  const out = (text: string): void => void lines.push(text);
+  out(`Config ${r.config}: valid, ${r.sections.length} section(s)`);
+  for (const w of r.warnings) out(`  warning: [${w.section}]${w.option ? ` ${w.option}` : ''}: ${w.message}`);
+  if (r.otherSections.length) out(`  not collected (not [MailLogger:*]): ${r.otherSections.join(', ')}`);
+  if (r.shard) {
+    out(`  shard ${r.shard.index}/${r.shard.count} (by ${r.shard.by}): ${r.sections.length} of ${r.shard.sectionsInConfig} section(s) below`);
+    for (const split of r.shard.splitKeys) {
       out(
         `  warning: the sections ${split.sections.join(', ')} share one API key but land on shards ${split.shards.join(', ')}: ` +
           "each shard keeps its own rate budget for that key, so together they may exceed the key's quota; shard by key (the default) to keep it whole",
       );
     }
   }
-  const now = Math.floor(Date.now() / 1000);
-
-  for (const s of sections) {
+  for (const s of r.sections) {
     out(`\n[${s.section}]`);
-    out(`  api_key     ${maskKey(s.apiKey)}`);
+    out(`  api_key     ${s.apiKey}`);
     out(`  category    ${s.category}   type ${s.type}   domain ${s.domain || '(none: all domains of the key)'}`);
     out(`  url         ${s.url}`);
     out(`  output      ${s.outputDirectory}`);
     out(`  position    ${s.positionFile}`);
-    out(`  lock        ${s.lockFilePath} (${lockState(s.lockFilePath)})`);
+    out(`  lock        ${s.lockFile} (${s.lock})`);
     out(`  heartbeat   ${s.heartbeatFile}`);
     if (s.metricsFile) out(`  metrics     ${s.metricsFile}`);
     if (s.caFile) out(`  ca_file     ${s.caFile}`);
-    try {
-      out(`  start       ${describeStart(s, now)}`);
-    } catch (err) {
-      problem((err as Error).message);
-    }
-    if (fs.existsSync(pendingFileFor(s.positionFile))) {
-      out(`  pending     ${pendingFileFor(s.positionFile)}: a window did not finish; the next run completes or rolls it back`);
-    }
-    const seen = new Set<string>();
-    for (const [what, dir] of writableDirs(s)) {
-      if (seen.has(dir)) continue;
-      seen.add(dir);
-      const why = notWritable(dir);
-      if (why) problem(`the ${what} directory ${dir} cannot be created or written: ${why}`);
-    }
+    if (s.start) out(`  start       ${s.start.text}`);
+    // A start that cannot be known is the first problem, shown where the start would be.
+    const [first, ...rest] = s.start ? [undefined, ...s.problems] : s.problems;
+    if (first !== undefined) out(`  PROBLEM: ${first}`);
+    if (s.pendingFile) out(`  pending     ${s.pendingFile}: a window did not finish; the next run completes or rolls it back`);
+    for (const p of rest) out(`  PROBLEM: ${p}`);
   }
-
-  if (args.online) {
-    out(`\nOnline check (one request per key, domain and url, for the minute that ended ${PROBE_END_AGE} s ago):`);
-    for (const group of probeGroups(sections)) {
-      const first = group[0];
-      if (!first) continue;
-      const names = group.map((s) => s.section).join(', ');
-      const verdict = await probe(first, now, io.env);
-      if (verdict.ok) {
-        out(`  [${names}] OK: ${verdict.text}`);
+  if (r.online) {
+    out(`\nOnline check (one request per key, domain and url, for the minute that ended ${r.online.endAgeSeconds} s ago):`);
+    for (const p of r.online.probes) {
+      const names = p.sections.join(', ');
+      if (p.ok) {
+        out(`  [${names}] OK: ${p.text}`);
       } else {
-        problems++;
-        out(`  [${names}] FAILED: ${verdict.text}`);
-        out(`    what to do: ${verdict.hint}`);
+        out(`  [${names}] FAILED: ${p.text}`);
+        out(`    what to do: ${p.hint ?? ''}`);
       }
     }
   }
-
-  out(problems === 0 ? '\nAll checks passed.' : `\n${problems} problem(s) found.`);
-  return problems === 0 ? EXIT.ok : EXIT.failed;
+  out(r.ok ? '\nAll checks passed.' : `\n${r.problems} problem(s) found.`);
+  return lines.join('\n') + '\n';
 }
 
-function describeStart(s: SectionConfig, now: number): string {
+function describeStart(s: SectionConfig, now: number): NonNullable<SectionCheck['start']> {
   const saved = readPosition(s.positionFile, s.section);
   const ahead = saved === undefined ? undefined : positionAhead(s, s.positionFile, saved, now);
   if (ahead) throw ahead;
@@ -115,7 +200,7 @@ function describeStart(s: SectionConfig, now: number): string {
     // The service keeps quarantine for 7 days and answers 406 beyond; the run caps the start (docs/api.md, "Retention").
     if (capped.skipped) text += `; older than 6 days, so the run starts at ${capped.start} (${iso(capped.start)}) and logs the gap`;
   }
-  return text;
+  return { at: start, iso: iso(start), behindSeconds: now - start, from: saved === undefined ? 'start_time' : 'position', text };
 }
 
 function lockState(lockPath: string): string {

@@ -28,7 +28,7 @@ export interface CliArgs {
   online: boolean;
   /** Errors only: no notes, warnings or summary (a run's outcome is in the exit code, the logs and the heartbeats). */
   quiet: boolean;
-  /** --list and the run summary as one JSON document on stdout, for scripts. */
+  /** --list, --check and the run summary as one JSON document on stdout, for scripts. */
   json: boolean;
   startTime?: number;
   endTime?: number;

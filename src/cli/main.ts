@@ -85,7 +85,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .option('check', { type: 'boolean', default: false, describe: "validate the config and print each section's resolved settings" })
     .option('online', { type: 'boolean', default: false, describe: 'with --check: one small request per key to prove key and domain' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'a run prints errors only (for cron mail)' })
-    .option('json', { type: 'boolean', default: false, describe: 'with --list or a run: one JSON document on stdout' })
+    .option('json', { type: 'boolean', default: false, describe: 'with --list, --check or a run: one JSON document on stdout' })
     .option('shard', { type: 'string', describe: 'run only shard I of N (0-based, e.g. 0/3); also UZP_SHARD, or JOB_COMPLETION_INDEX with --shard-count' })
     .option('shard-count', { type: 'number', describe: 'how many shards, when the index comes from JOB_COMPLETION_INDEX or UZP_SHARD_INDEX' })
     .option('shard-by', { type: 'string', choices: ['key', 'section'], describe: "what a shard owns: every section of an API key (default), or single sections (splits a key's rate budget)" })
@@ -131,7 +131,6 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
   if (parsed.online && !parsed.check) throw new UsageError('--online goes with --check');
   // Both have defaults, which yargs' conflicts() counts as given: checked here.
   if (parsed.list && parsed.check) throw new UsageError('--list and --check cannot be combined: --check already shows where each section stands');
-  if (parsed.json && parsed.check) throw new UsageError('--json goes with --list or a run; --check prints text only for now');
   // --section names one section outright; a shard index from the environment
   // (a pod of an Indexed Job) does not narrow it further.
   const shard = parsed.section === undefined

@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'UZP_WRITE_FAILED'
   | 'UZP_WINDOW_GIVEN_UP'
   | 'UZP_WORKER_CRASHED'
-  | 'UZP_ABORTED';
+  | 'UZP_ABORTED'
+  | 'UZP_RUN_DEADLINE';
 
 /** How a network failure happened; named as such in the error log (docs/api.md, "Errors"). */
 export type NetworkErrorKind = 'dns' | 'refused' | 'tls' | 'timeout' | 'reset' | 'other';
@@ -182,6 +183,18 @@ export class AbortedError extends UzpError {
   }
 }
 
+/**
+ * max_run_time was reached while a request kept failing: no more retries, the
+ * window in flight is not committed, and the section fails so the next cron
+ * tick is not held up by this run's lock.
+ */
+export class RunDeadlineError extends UzpError {
+  constructor(message: string, context: ErrorContext, options?: { cause?: unknown }) {
+    super('UZP_RUN_DEADLINE', message, context, options);
+    this.name = 'RunDeadlineError';
+  }
+}
+
 /** Plain-data form of an error, safe for postMessage and JSON. */
 export interface SerializedError {
   name: string;
@@ -260,6 +273,9 @@ export function deserializeError(s: SerializedError): UzpError {
       break;
     case 'UZP_WORKER_CRASHED':
       err = new WorkerCrashError(s.message, s.context);
+      break;
+    case 'UZP_RUN_DEADLINE':
+      err = new RunDeadlineError(s.message, s.context);
       break;
     default: {
       const never: never = s.code;

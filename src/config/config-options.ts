@@ -325,6 +325,12 @@ export const OPTIONS = {
     description: 'First backoff, in seconds, between detail attempts (doubles, capped at 60).',
     parse: decimal({ atLeast: 0 }, 3600, ' seconds'),
   }),
+  max_run_time: option({
+    default: '240',
+    description:
+      'Seconds after the run starts past which a failing request is not retried: the window in flight is not committed and the section fails (exit 1); 0 = no limit. Keep it below the cron interval.',
+    parse: integer(0, MAX_TIMEOUT),
+  }),
   max_parallel_details: option({
     default: '2',
     description: 'Detail requests in flight at once for this section.',

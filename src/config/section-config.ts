@@ -61,6 +61,8 @@ export interface SectionConfig {
   detailRetries: number;
   detailSleepTime: number;
   maxParallelDetails: number;
+  /** Seconds from the run's start after which failing requests are not retried; 0 = no limit. */
+  maxRunTime: number;
   useSession: boolean;
   verbose: boolean;
   fileTime: FileTime;

@@ -11,6 +11,8 @@ import { startMockApi, type MockApi } from './server.js';
 
 export const DEFAULT_KEY = 'demo-key-0123456789abcdef';
 export const DEFAULT_DOMAINS = ['example.com', 'example.org'];
+/** How far past its start a --live mock has data: a week of cron runs. */
+export const LIVE_DAYS = 7;
 const DEFAULT_PER_MINUTE: Record<MockCategory, number> = { mail: 30, quarantine: 4, authentication: 12 };
 
 export interface CliIo {
@@ -80,6 +82,7 @@ function parser(argv: string[]) {
     .option('key', { type: 'string', default: DEFAULT_KEY, describe: 'the API key that may read every domain' })
     .option('range-ends', { choices: ['both', 'start', 'end'] as const, default: 'both' as const, describe: 'which ends of [starttime, endtime] a list includes' })
     .option('hostile-queue-ids', { type: 'boolean', default: false, describe: "queue ids with '/', '?', '%', '..', spaces and non-ASCII" })
+    .option('live', { type: 'boolean', default: false, describe: `keep serving new records as time passes (data runs ${LIVE_DAYS} days past now; not with --to)` })
     .option('help', { type: 'boolean', alias: 'h', describe: 'show this help' })
     .option('version', { type: 'boolean', alias: 'V', describe: 'show the version' })
     .strict()
@@ -117,8 +120,11 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<Moc
       throw new UsageError('give at most two of --from, --to and --hours', { option: 'hours' });
     }
     const span = Math.round(hours * 3600);
-    const to = to0 ?? (from0 !== undefined && args.hours !== undefined ? from0 + span : o.now());
-    const from = from0 ?? to - span;
+    if (args.live && to0 !== undefined) throw new UsageError('--live and --to cannot be combined: live data runs on past now', { option: 'live' });
+    const end = to0 ?? (from0 !== undefined && args.hours !== undefined ? from0 + span : o.now());
+    const from = from0 ?? end - span;
+    // Live: the data goes on past now, and the server serves it as now reaches it.
+    const to = args.live ? Math.max(end, o.now()) + LIVE_DAYS * 86_400 : end;
     if (from > to) throw new UsageError(`--from (${from}) is after --to (${to})`, { option: 'from' });
     const domains = args.domains.split(',').map((d) => d.trim()).filter(Boolean);
     if (domains.length === 0) throw new UsageError('--domains names no domain', { option: 'domains' });
@@ -139,13 +145,15 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<Moc
       host: args.host,
       port: integer('port', args.port, 0) ?? 0,
       faults: latency > 0 ? { latencyMs: latency } : {},
+      live: args.live,
+      now: o.now,
     });
     const stop = (): void => {
       void api.close();
     };
     o.onSignal('SIGINT', stop);
     o.onSignal('SIGTERM', stop);
-    o.stdout(`${JSON.stringify({ url: api.url, urls: api.urls, keys: api.keys, from, to })}\n`);
+    o.stdout(`${JSON.stringify({ url: api.url, urls: api.urls, keys: api.keys, from, to, live: args.live })}\n`);
     return api;
   } catch (err) {
     const usage = err instanceof UsageError;

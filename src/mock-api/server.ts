@@ -34,8 +34,14 @@ export interface MockApiOptions {
   hostileQueueIds?: boolean;
   /** Share of quarantine records with no time field at all. Default 0. */
   recordsWithoutTimeRatio?: number;
-  /** Current unix seconds, for the 7-day quarantine limit. */
+  /** Current unix seconds, for the 7-day quarantine limit and live mode. */
   now?: () => number;
+  /**
+   * Live mode: a record exists only once `now()` has reached its event time,
+   * so a mock left running serves new records to every later run, as the
+   * service does. The dataset still ends at `to`.
+   */
+  live?: boolean;
   /** Monotonic milliseconds for the per-key token bucket and the request log. Default performance.now. */
   monotonicMs?: () => number;
   faults?: MockFaults;
@@ -222,7 +228,9 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     const streams = dataset.select(selector, domains);
     // Every mode becomes a half-open [from, to) over event times.
     const from = rangeEnds === 'end' ? s + 1 : s;
-    const to = rangeEnds === 'start' ? e : e + 1;
+    const asked = rangeEnds === 'start' ? e : e + 1;
+    // Live: nothing after this second has happened yet.
+    const to = options.live ? Math.min(asked, now() + 1) : asked;
     const refs = dataset.newest(streams, from, to, pageSize);
     const parts = refs.map((r) => dataset.listRecordJson(r.stream, r.index, r.time));
     return jsonAnswer(`[${parts.join(',')}]`, refs.length);
@@ -236,7 +244,7 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     if (time === null || !UNIX_SECONDS.test(time)) return errorAnswer(400, 'time is required and must be integer unix seconds');
     entry.time = Number(time);
     const found = dataset.findQueueId(queueId);
-    if (!found) return errorAnswer(404, 'Unknown queue id');
+    if (!found || (options.live && found.time > now())) return errorAnswer(404, 'Unknown queue id');
     entry.category = 'mail';
     entry.domain = found.stream.spec.domain;
     if (found.stream.spec.type !== undefined) entry.type = found.stream.spec.type;

@@ -33,6 +33,15 @@ async function check(args: string[], env: Record<string, string | undefined> = {
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
+/** The shape --check --json promises, as far as these tests read it. */
+interface CheckJson {
+  config: string;
+  sections: { section: string; start: { at: number; iso: string; from: string; text: string } | null; problems: string[]; [field: string]: unknown }[];
+  online?: { spanSeconds: number; probes: { sections: string[]; ok: boolean; text: string; hint?: string }[] };
+  problems: number;
+  ok: boolean;
+}
+
 /** The lines of one section's block in --check output. */
 function block(stdout: string, section: string): string {
   const start = stdout.indexOf(`[${section}]\n`);
@@ -182,6 +191,43 @@ describe('--check', function () {
     expect(r.stdout).to.include('1 problem(s) found.');
   });
 
+  it('--json prints one JSON document with each section, its start and its problems, and nothing else', async () => {
+    const { dir, path } = config(goodConfig());
+    mkdirSync(join(dir, 'positions'));
+    writeFileSync(join(dir, 'positions', 'out.pos'), `${savedPosition()}\n`);
+    writeFileSync(join(dir, 'positions', 'in.pos'), 'garbage\n');
+
+    const r = await check(['--config', path, '--check', '--json']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.equal('');
+    const doc = JSON.parse(r.stdout) as CheckJson;
+    expect(doc.config).to.equal(path);
+    expect(doc.sections.map((s) => s.section)).to.deep.equal(['MailLogger:in', 'MailLogger:out', 'MailLogger:q']);
+    const [inS, outS, qS] = doc.sections;
+    expect(inS?.start).to.equal(null);
+    expect(inS?.problems).to.have.length(1);
+    expect(inS?.problems[0]).to.match(/position file .*in\.pos of section MailLogger:in is corrupt/);
+    expect(outS).to.deep.include({
+      apiKey: maskKey(KEY),
+      category: 'mail',
+      type: 'outgoinglog',
+      domain: DOMAIN,
+      url: mock.urls.mail,
+      outputDirectory: join(dir, 'output', DOMAIN, 'mail', 'outgoinglog'),
+      positionFile: join(dir, 'positions', 'out.pos'),
+      lockFile: join(dir, 'locks', 'out.lock'),
+      lock: 'free',
+      problems: [],
+    });
+    expect(outS?.start).to.deep.include({ at: savedPosition(), from: 'position', iso: new Date(savedPosition() * 1000).toISOString() });
+    expect(qS?.start?.from).to.equal('start_time');
+    expect(qS?.start?.text).to.match(/older than 6 days, so the run starts at \d+/);
+    expect(doc.online).to.equal(undefined);
+    expect(doc.problems).to.equal(1);
+    expect(doc.ok).to.equal(false);
+    expect(r.stdout).to.not.include(KEY);
+  });
+
   describe('--online', () => {
     it('makes one small request per key, domain and url, and exits 0 when they work', async () => {
       const { path } = config(goodConfig());
@@ -222,6 +268,27 @@ describe('--check', function () {
       expect(r.code).to.equal(1);
       expect(r.stdout).to.match(/FAILED: .*DNS resolution failed for uzmanposta-check-test\.invalid/);
       expect(r.stdout).to.include("what to do: the host in url (https://uzmanposta-check-test.invalid/api/v2/logs/mail) does not resolve from this machine");
+    });
+
+    it('--json gives the probes, each verdict and hint, in the one JSON document', async () => {
+      const { path } = config({
+        DEFAULT: { domain: DOMAIN, start_time: startTime() },
+        'MailLogger:in': { api_key: KEY, type: 'incominglog', url: mock.urls.mail },
+        'MailLogger:wrong': { api_key: 'not-the-key-0000000000000000', url: mock.urls.mail },
+      });
+      const r = await check(['--config', path, '--check', '--online', '--json']);
+      expect(r.code).to.equal(1);
+      const doc = JSON.parse(r.stdout) as CheckJson;
+      expect(doc.online?.spanSeconds).to.equal(60);
+      expect(doc.online?.probes.map((p) => [p.sections, p.ok])).to.deep.equal([
+        [['MailLogger:in'], true],
+        [['MailLogger:wrong'], false],
+      ]);
+      expect(doc.online?.probes[1]?.text).to.match(/refused the key with HTTP 401/);
+      expect(doc.online?.probes[1]?.hint).to.match(/^put a valid key from the Uzman Posta panel/);
+      expect(doc.problems).to.equal(1);
+      expect(doc.ok).to.equal(false);
+      expect(r.stdout).to.not.include('not-the-key-0000000000000000');
     });
 
     it('is refused without --check', async () => {

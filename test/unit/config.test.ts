@@ -211,6 +211,8 @@ describe('config', () => {
       ['verbose', '2', /boolean/],
       ['file_time', 'later', /one of: write, event/],
       ['rate_limit', '-1', /number at least 0/],
+      ['max_run_time', '-1', /integer from 0 to 86400/],
+      ['max_run_time', '4m', /integer from 0 to 86400/],
     ];
     for (const [option, bad, says] of RULES) {
       it(`${option} = ${JSON.stringify(bad)} is an error that ${String(says)}`, () => {
@@ -232,6 +234,8 @@ describe('config', () => {
       ['max_parallel_details', '64', 'maxParallelDetails', 64],
       ['message_log_retention_count', '0', 'messageLogRetentionCount', 0],
       ['rate_limit', '2.5', 'rateLimit', 2.5],
+      ['max_run_time', '0', 'maxRunTime', 0],
+      ['max_run_time', '86400', 'maxRunTime', 86400],
       ['file_time', 'event', 'fileTime', 'event'],
       ['end_delay', '0', 'endDelay', 0],
       ['start_time', '1734876000', 'startTime', 1734876000],

@@ -53,6 +53,8 @@ export class Coordinator {
   private readonly budgets = new Map<string, RateBudget>();
   private stopping = false;
   private pool: Piscina | undefined;
+  // max_run_time counts from here, for every section of the run, queued ones too.
+  private readonly startedAtMs = Date.now();
 
   constructor(opts: CoordinatorOptions) {
     this.opts = opts;
@@ -151,6 +153,7 @@ export class Coordinator {
         port: port2,
         metricsIntervalMs: Math.min(1000, this.opts.heartbeatIntervalMs ?? 1000),
         lock: { path: lock.path, token: lock.token },
+        runStartedAtMs: this.startedAtMs,
       };
       let result: SectionResult;
       try {

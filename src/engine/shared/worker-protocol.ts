@@ -26,6 +26,8 @@ export interface SectionTask {
   metricsIntervalMs: number;
   /** The lock this run holds for the section: checked before each commit (fencing). */
   lock?: { path: string; token: string };
+  /** When the run started (Date.now()); max_run_time counts from it. */
+  runStartedAtMs: number;
 }
 
 export interface SectionResult {

@@ -26,6 +26,8 @@ export interface SectionRunOptions {
   gate?: RateGate;
   nowSeconds?: () => number;
   metricsIntervalMs?: number;
+  /** When the run started (Date.now()); max_run_time counts from it. Now, when not given. */
+  runStartedAtMs?: number;
   /** Test hook (crash tests): called between the steps of each commit. */
   commitHooks?: CommitHooks;
   /** Throws when this run may not commit any more (its lock was lost). */
@@ -56,7 +58,9 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
       });
     }
   };
-  const client = new ApiClient(clientOptions(cfg, { gate: opts.gate, onRequest, signal: opts.signal }));
+  const startedAtMs = opts.runStartedAtMs ?? Date.now();
+  const deadline = cfg.maxRunTime > 0 ? { atMs: startedAtMs + cfg.maxRunTime * 1000, maxRunTime: cfg.maxRunTime } : undefined;
+  const client = new ApiClient(clientOptions(cfg, { gate: opts.gate, onRequest, signal: opts.signal, deadline }));
 
   const postMetrics = (): void => emit({ type: 'metrics', section: cfg.section, metrics: metrics.snapshot() });
   const ticker = setInterval(postMetrics, opts.metricsIntervalMs ?? 1000);

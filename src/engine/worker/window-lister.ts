@@ -3,7 +3,7 @@
 // down to single seconds, and records without an event time are written once
 // even when two overlapping requests returned them both.
 
-import { AbortedError, ApiAuthError, UzpError, WindowGivenUpError } from '../../common/errors.js';
+import { AbortedError, ApiAuthError, RunDeadlineError, UzpError, WindowGivenUpError } from '../../common/errors.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import type { SectionLog } from '../../storage/section-log.js';
 import type { MetricsRecorder } from '../shared/section-metrics.js';
@@ -128,6 +128,11 @@ export class WindowLister {
       return await this.#client.list(starttime, endtime);
     } catch (err) {
       if (err instanceof AbortedError || err instanceof ApiAuthError) throw err;
+      if (err instanceof RunDeadlineError) {
+        err.message += `; window ${w.start}–${w.end} was not committed: the position stays at ${w.start} and the next run fetches it again`;
+        Object.assign(err.context, { from: w.start, to: w.end });
+        throw err;
+      }
       const e = err instanceof UzpError ? err : undefined;
       throw new WindowGivenUpError(
         `section ${cfg.section}: window ${w.start}–${w.end} could not be fetched after ${cfg.listRetries} retries ` +

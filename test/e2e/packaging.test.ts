@@ -1,0 +1,78 @@
+// What `npm pack` ships (issue 13): no install-time script (npm warns about
+// them and a global install runs them as root), every file bin/ reaches
+// through its imports, and source maps only where their sources ship too.
+// The file list is npm's own, from `npm pack --dry-run --json`.
+
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { REPO_ROOT } from '../support/harness.js';
+
+interface PackResult {
+  files: { path: string; mode: number }[];
+}
+
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare', 'preprepare', 'postprepare'];
+
+describe('the npm package', function () {
+  this.timeout(60_000);
+  let shipped: Set<string>;
+
+  before(() => {
+    // --ignore-scripts: prepack would build again; the suite has built already.
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const [pack] = JSON.parse(r.stdout) as PackResult[];
+    shipped = new Set(pack!.files.map((f) => f.path));
+  });
+
+  it('has no install-time script', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; files: string[] };
+    expect(Object.keys(pkg.scripts).filter((s) => INSTALL_SCRIPTS.includes(s))).to.deep.equal([]);
+    expect(shipped.has('package.json')).to.equal(true);
+  });
+
+  it('ships every file bin/ reaches through its imports and the worker file, and no tests', () => {
+    const bins = [...shipped].filter((p) => p.startsWith('bin/'));
+    expect(bins.sort()).to.deep.equal(['bin/uzmanposta', 'bin/uzmanposta-mock']);
+    const seen = new Set<string>();
+    const todo = [...bins];
+    while (todo.length > 0) {
+      const file = todo.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      expect(shipped.has(file), `${file}, needed by bin/`).to.equal(true);
+      const text = readFileSync(join(REPO_ROOT, file), 'utf8');
+      const relative = [
+        ...text.matchAll(/\bfrom '(\.{1,2}\/[^']+)'/g),
+        ...text.matchAll(/\bimport\('(\.{1,2}\/[^']+)'\)/g),
+        ...text.matchAll(/new URL\('(\.{1,2}\/[^']+\.js)', import\.meta\.url\)/g),
+      ].map((m) => m[1]!);
+      for (const r of relative) todo.push(normalize(join(dirname(file), r)));
+    }
+    expect(seen.has('dist/src/cli/main.js')).to.equal(true);
+    expect(seen.has('dist/src/mock-api/cli.js')).to.equal(true);
+    expect(seen.has('dist/workers/section-worker.js'), 'the worker file piscina loads').to.equal(true);
+    expect([...shipped].filter((p) => /^dist\/(test|bench)\/|\.tgz$/.test(p))).to.deep.equal([]);
+  });
+
+  it('ships a source map only with the sources it names, and every map a script points at', () => {
+    let maps = 0;
+    for (const file of shipped) {
+      if (file.endsWith('.js')) {
+        const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(REPO_ROOT, file), 'utf8'))?.[1];
+        if (url) expect(shipped.has(normalize(join(dirname(file), url))), `${file} points at ${url}`).to.equal(true);
+      }
+      if (file.endsWith('.map')) {
+        maps++;
+        const map = JSON.parse(readFileSync(join(REPO_ROOT, file), 'utf8')) as { sources: string[]; sourceRoot?: string };
+        for (const s of map.sources) {
+          const source = normalize(join(dirname(file), map.sourceRoot ?? '', s));
+          expect(shipped.has(source), `${file} names ${source}`).to.equal(true);
+        }
+      }
+    }
+    expect(maps).to.be.greaterThan(10);
+  });
+});
