@@ -20,7 +20,8 @@ COPY test ./test
 COPY bench ./bench
 COPY examples ./examples
 COPY README.md LICENSE ./
-RUN npm run build && npm pack --ignore-scripts && mv uzmanposta-*.tgz /uzmanposta.tgz
+# npm pack runs prepack: the build, then a manifest without the dev scripts.
+RUN npm pack && mv uzmanposta-*.tgz /uzmanposta.tgz
 
 FROM node:20-slim
 RUN apt-get update \

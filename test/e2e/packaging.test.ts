@@ -5,9 +5,9 @@
 
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
-import { REPO_ROOT } from '../support/harness.js';
+import { REPO_ROOT, tempDir } from '../support/harness.js';
 
 interface PackResult {
   files: { path: string; mode: number }[];
@@ -74,5 +74,24 @@ describe('the npm package', function () {
       }
     }
     expect(maps).to.be.greaterThan(10);
+  });
+
+  it('carries no scripts at all in the packed package.json (none of them works from the tarball), and the repository keeps its own', () => {
+    // The real prepack/postpack chain in a copy of the manifest; only the build is left out (the suite has built already).
+    const dir = tempDir('uzp-pack-');
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const manifest = JSON.stringify({ ...pkg, scripts: { ...pkg.scripts, build: 'true' } }, null, 2) + '\n';
+    writeFileSync(join(dir, 'package.json'), manifest);
+    for (const f of ['README.md', 'LICENSE']) copyFileSync(join(REPO_ROOT, f), join(dir, f));
+    const r = spawnSync('npm', ['pack', '--json'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const [pack] = JSON.parse(r.stdout) as { filename: string }[];
+    const tar = spawnSync('tar', ['-xzOf', join(dir, pack!.filename), 'package/package.json'], { encoding: 'utf8' });
+    expect(tar.status, tar.stderr).to.equal(0);
+    const packed = JSON.parse(tar.stdout) as Record<string, unknown>;
+    expect(packed['scripts'], 'scripts in the tarball').to.equal(undefined);
+    expect(packed['bin']).to.deep.equal((pkg as unknown as Record<string, unknown>)['bin']);
+    expect(readFileSync(join(dir, 'package.json'), 'utf8'), 'the working copy is restored byte for byte').to.equal(manifest);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.orig')), 'no backup left behind').to.deep.equal([]);
   });
 });
