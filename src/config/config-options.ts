@@ -351,6 +351,12 @@ export const OPTIONS = {
     description: "Which time picks a record's hourly file: write (when written) or event (the record's own time).",
     parse: oneOf<FileTime>(['write', 'event']),
   }),
+  create_next_data_file: option({
+    default: 'false',
+    description:
+      "After each run, create the next period's data file, empty, if it does not exist yet (file_time = write only), so an agent that looks for it when the period starts (Wazuh at midnight) reads it from its first line.",
+    parse: boolean,
+  }),
   rate_limit: option({
     default: '0',
     description: 'Most requests per second for this API key, shared by every section using it; 0 = no limit.',

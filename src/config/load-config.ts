@@ -158,6 +158,7 @@ function resolveSection(s: IniSection, ctx: SectionContext): SectionConfig | und
     useSession: v.use_session,
     verbose: v.verbose,
     fileTime: v.file_time,
+    createNextDataFile: v.create_next_data_file,
     rateLimit: v.rate_limit,
   };
 }

@@ -66,6 +66,8 @@ export interface SectionConfig {
   useSession: boolean;
   verbose: boolean;
   fileTime: FileTime;
+  /** Create the next period's data file, empty, after each run (file_time = write only). */
+  createNextDataFile: boolean;
   /** Hard ceiling of requests per second for this section's key; 0 = none. */
   rateLimit: number;
   /** Absolute path of a Prometheus textfile, or '' for none. */

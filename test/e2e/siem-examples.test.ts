@@ -11,9 +11,9 @@
 // names the real data file of one stream, and no log file.
 
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { strftimeToRegExp } from '../../src/config/strftime.js';
+import { strftime, strftimeToRegExp } from '../../src/config/strftime.js';
 import type { Category } from '../../src/config/section-config.js';
 import { eventTime } from '../../src/engine/worker/event-time.js';
 import { startMockApi, type MockStreamSpec } from '../../src/mock-api/index.js';
@@ -159,13 +159,26 @@ describe('SIEM examples against a real run', function () {
     const xml = readFileSync(join(REPO_ROOT, 'examples', 'wazuh', 'ossec-localfile.xml'), 'utf8');
     const asked = /^\s+log_file_name_format = (.*)$/m.exec(xml)?.[1];
     expect(asked).to.be.a('string');
+    // Every setting the comment asks for (indented `option = value` lines).
+    const settings = Object.fromEntries([...xml.matchAll(/^ {6}([a-z_]+) = (\S.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(settings).to.include({ log_file_name_format: asked, file_time: 'write', create_next_data_file: 'true' });
     const locations = [...xml.matchAll(/<location>([^<]+)<\/location>/g)].map((m) => m[1]!);
     expect(locations).to.have.length(5);
     for (const l of locations) expect(l, 'strftime, never a wildcard').not.to.match(/[*?[]/);
     const patterns = locations.map((l) => strftimeToRegExp(l));
 
-    const files = await collectAll({ log_file_name_format: asked! });
+    const dayAfter = (d: Date): Date => new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1);
+    const before = dayAfter(new Date());
+    const files = await collectAll(settings);
+    const after = dayAfter(new Date());
     const data = files.filter((f) => f.kind === 'data');
+    // Tomorrow's file of every stream exists already, empty, for the agent's switch at midnight
+    // (tomorrow as of the run's end: between the two days taken around it).
+    for (const l of locations) {
+      const next = files.find((f) => f.installed === strftime(l, before) || f.installed === strftime(l, after));
+      expect(next, `${strftime(l, after)} created ahead of the day`).to.not.equal(undefined);
+      expect(statSync(next!.path).size).to.equal(0);
+    }
     for (const f of files) {
       const matches = patterns.filter((re) => re.test(f.installed)).length;
       expect(matches, f.installed).to.equal(f.kind === 'data' ? 1 : 0);

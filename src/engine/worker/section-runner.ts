@@ -13,6 +13,7 @@ import { MetricsRecorder } from '../shared/section-metrics.js';
 import type { RunRange, SectionResult, WorkerMessage } from '../shared/worker-protocol.js';
 import { planSegments } from './segment-plan.js';
 import { runSegment } from './segment-run.js';
+import { createNextDataFile } from '../../storage/next-data-file.js';
 import { applyDataRetention } from '../../storage/data-retention.js';
 import type { CommitHooks } from '../../storage/window-commit.js';
 
@@ -86,6 +87,7 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
       log.info('stopped by signal; the window in progress was not committed and will be fetched again');
       return result('stopped');
     }
+    prepareNextFile(cfg, log, nowSeconds() * 1000);
     const s = metrics.snapshot();
     log.info(
       `completed: ${s.recordsWritten} records in ${s.windowsCommitted} windows, ` +
@@ -105,6 +107,16 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
     clearInterval(ticker);
     postMetrics();
     await client.close().catch(() => client.destroy());
+  }
+}
+
+/** create_next_data_file: a failure is worth a line in the logs, not the section's result. */
+function prepareNextFile(cfg: SectionConfig, log: SectionLog, nowMs: number): void {
+  try {
+    const created = createNextDataFile(cfg, nowMs);
+    if (created) log.info(`created the next period's data file ${created}, empty, for agents that look for it when the period starts (create_next_data_file)`);
+  } catch (err) {
+    log.error({ error: `could not create the next period's data file (create_next_data_file): ${(err as Error).message}`, code: 'UZP_WRITE_FAILED' });
   }
 }
 
