@@ -15,7 +15,8 @@ import { readPosition } from '../storage/position-store.js';
 import type { SectionConfig } from '../config/section-config.js';
 import { readLockHolder } from '../storage/section-lock.js';
 import { loadFromCli, selectSections } from './section-selection.js';
-import { pendingFileFor } from '../storage/window-commit.js';
+import { pendingFileFor } from '../storage/legacy-pending-commit.js';
+import { journalFileFor } from '../storage/window-commit.js';
 import { capQuarantineStart } from '../engine/worker/window-plan.js';
 import { positionAhead } from '../engine/worker/segment-plan.js';
 
@@ -59,8 +60,11 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
     } catch (err) {
       problem((err as Error).message);
     }
+    if (fs.existsSync(journalFileFor(s.positionFile))) {
+      out(`  pending     ${journalFileFor(s.positionFile)}: a run did not finish; the next run completes its last window from this journal`);
+    }
     if (fs.existsSync(pendingFileFor(s.positionFile))) {
-      out(`  pending     ${pendingFileFor(s.positionFile)}: a window did not finish; the next run completes or rolls it back`);
+      out(`  pending     ${pendingFileFor(s.positionFile)}: a window of an older release did not finish; the next run rolls it back`);
     }
     const seen = new Set<string>();
     for (const [what, dir] of writableDirs(s)) {

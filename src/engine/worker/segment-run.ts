@@ -7,7 +7,7 @@ import { dataFileName } from '../../config/file-names.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import { readPosition } from '../../storage/position-store.js';
 import type { SectionLog } from '../../storage/section-log.js';
-import { commitWindow, type CommitHooks } from '../../storage/window-commit.js';
+import { WindowCommitter, type CommitHooks } from '../../storage/window-commit.js';
 import type { MetricsRecorder } from '../shared/section-metrics.js';
 import type { WorkerMessage } from '../shared/worker-protocol.js';
 import { eventTime } from './event-time.js';
@@ -46,6 +46,28 @@ export async function runSegment(seg: Segment, ctx: SegmentRunContext): Promise<
     resumedAt: readPosition(seg.positionFile, cfg.section) === seg.from ? seg.from : undefined,
   });
   log.info(`${seg.label} run: ${seg.from} → ${seg.to} in windows of ${length} s`);
+  const committer = new WindowCommitter(seg.positionFile, cfg.section, ctx.commitHooks);
+  try {
+    await runWindows(windows, lister, details, committer, seg, ctx);
+  } catch (err) {
+    // Also after a failure: the windows committed so far are made durable and
+    // their journal removed (a window cut short keeps its journal). The
+    // failure itself is what the section reports.
+    await committer.seal().catch(() => undefined);
+    throw err;
+  }
+  await committer.seal();
+}
+
+async function runWindows(
+  windows: Iterator<Window>,
+  lister: WindowLister,
+  details: Limiter,
+  committer: WindowCommitter,
+  seg: Segment,
+  ctx: SegmentRunContext,
+): Promise<void> {
+  const { config: cfg, metrics } = ctx;
 
   // Pipelining: while one window's details are fetched, the next window's
   // list is already requested, and once listed its details queue behind the
@@ -63,7 +85,7 @@ export async function runSegment(seg: Segment, ctx: SegmentRunContext): Promise<
   const commitWhenFetched = async (pending: PendingWindow): Promise<boolean> => {
     const records = await pending.records;
     if (ctx.signal.aborted) return false;
-    commit(pending.listed.window, records, seg, ctx);
+    await commit(pending.listed.window, records, committer, ctx);
     metrics.position = seg.positionFile === cfg.positionFile ? pending.listed.window.end : metrics.position;
     ctx.emit({
       type: 'progress',
@@ -124,7 +146,7 @@ async function withDetailsFetched(listed: ListedWindow, ctx: SegmentRunContext, 
   );
 }
 
-function commit(w: Window, records: unknown[], seg: Segment, ctx: SegmentRunContext): void {
+async function commit(w: Window, records: unknown[], committer: WindowCommitter, ctx: SegmentRunContext): Promise<void> {
   const { config: cfg, metrics } = ctx;
   const appends = new Map<string, string>();
   const writeTime = new Date();
@@ -133,14 +155,7 @@ function commit(w: Window, records: unknown[], seg: Segment, ctx: SegmentRunCont
     const file = dataFileName(cfg, t === undefined ? writeTime : new Date(t * 1000));
     appends.set(file, (appends.get(file) ?? '') + JSON.stringify(r) + '\n');
   }
-  commitWindow({
-    section: cfg.section,
-    positionFile: seg.positionFile,
-    fromPosition: w.start,
-    toPosition: w.end,
-    appends,
-    hooks: ctx.commitHooks,
-  });
+  await committer.commit({ fromPosition: w.start, toPosition: w.end, appends });
   metrics.counts.recordsWritten += records.length;
   metrics.counts.windowsCommitted++;
 }
