@@ -40,6 +40,7 @@ const FAMILIES: Family[] = [
   { name: 'uzmanposta_lag_seconds', help: 'How far the position is behind the time the file was written, in seconds', value: (s, now) => (s.metrics.position === null ? null : Math.max(0, Math.floor(now) - s.metrics.position)) },
   { name: 'uzmanposta_run_seconds', help: 'How long the section has run in the current run, or ran in the last one', value: (s) => s.metrics.elapsedSeconds },
   { name: 'uzmanposta_section_failed', help: '1 when the section failed in the last run, else 0', value: (s) => (s.status === 'failed' ? 1 : 0) },
+  { name: 'uzmanposta_lock_holder_stale', help: '1 when the last run skipped the section because a live process has held its lock for long with a stale heartbeat, else 0', value: (s) => (s.staleHolder ? 1 : 0) },
 ];
 
 function seconds(ms: number): number {
