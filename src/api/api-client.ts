@@ -75,6 +75,8 @@ export interface ApiClientOptions {
   signal?: AbortSignal;
   /** Monotonic milliseconds that request durations are measured with; performance.now() unless a test injects one. */
   now?: () => number;
+  /** This host's wall clock in milliseconds, checked against the API's Date header; Date.now() unless a test injects one. */
+  wallNow?: () => number;
   /**
    * Where the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their
    * lower-case forms) are read from. Defaults to process.env; tests inject one.
@@ -135,6 +137,8 @@ export class ApiClient {
   readonly #opts: ApiClientOptions;
   readonly #base: URL;
   readonly #headers: Record<string, string>;
+  /** Local minus API clock in seconds, from the latest Date header (docs/api.md, "Clock"). */
+  #clockSkewSeconds: number | undefined;
   readonly #ca: string[] | undefined;
   readonly #proxy: ProxySettings | null;
   readonly #connectTimeoutMs: number;
@@ -342,6 +346,7 @@ export class ApiClient {
         }
         status = res.statusCode;
         headers = res.headers;
+        this.#noteServerDate(headers['date']);
         outcome = spec.interpret(status, headers, text, { section: o.section, url, status, durationMs: elapsed(), attempt });
       } catch (caught) {
         // An abort may surface as undici's own error rather than the reason it was given.
@@ -420,6 +425,25 @@ export class ApiClient {
       if (waitMs === null) throw error;
       await this.#wait(waitMs, url);
     }
+  }
+
+  /**
+   * How far this host's clock is ahead of the API's (negative: behind), in
+   * whole seconds, from the latest answer's Date header; undefined before
+   * the first answer or without the header.
+   */
+  get clockSkewSeconds(): number | undefined {
+    return this.#clockSkewSeconds;
+  }
+
+  #noteServerDate(value: string | string[] | undefined): void {
+    const text = Array.isArray(value) ? value[0] : value;
+    if (text === undefined) return;
+    const serverMs = Date.parse(text);
+    if (!Number.isFinite(serverMs)) return;
+    // The header has whole seconds: the service's time was in [serverMs, serverMs + 1000) when it answered.
+    const localMs = (this.#opts.wallNow ?? Date.now)();
+    this.#clockSkewSeconds = Math.round((localMs - (serverMs + 500)) / 1000);
   }
 
   #httpFailure<T>(status: number, headers: Headers, text: string, ctx: ErrorContext): Attempt<T> {

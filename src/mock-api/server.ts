@@ -36,6 +36,11 @@ export interface MockApiOptions {
   recordsWithoutTimeRatio?: number;
   /** Current unix seconds, for the 7-day quarantine limit. */
   now?: () => number;
+  /**
+   * The service's clock runs this many seconds off this host's: its `Date`
+   * header says so (a client must check its own clock against it). Default 0.
+   */
+  clockOffsetSeconds?: number;
   /** Monotonic milliseconds for the per-key token bucket and the request log. Default performance.now. */
   monotonicMs?: () => number;
   faults?: MockFaults;
@@ -271,7 +276,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
         return;
       }
       const body = Buffer.from(answer.body, 'utf8');
-      res.writeHead(answer.status, { ...answer.headers, 'content-length': String(body.length) });
+      const date = options.clockOffsetSeconds ? { date: new Date(Date.now() + options.clockOffsetSeconds * 1000).toUTCString() } : {};
+      res.writeHead(answer.status, { ...date, ...answer.headers, 'content-length': String(body.length) });
       if (mode === 'dropMidBody') {
         // Content-Length promises the whole body; the client must notice it never came.
         const socket = res.socket;

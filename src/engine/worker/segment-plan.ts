@@ -14,6 +14,12 @@ import { capQuarantineStart, type Window } from './window-plan.js';
 export interface Segment {
   from: number;
   to: number;
+  /**
+   * now − end_delay on this host's clock when the run was planned. A run
+   * ends no later than this less how far this host's clock is ahead of the
+   * API's (segment-run.ts, docs/api.md, "Clock").
+   */
+  nowLimit?: number;
   positionFile: string;
   label: string;
   /** Runs before the segment's first window. */
@@ -101,6 +107,7 @@ export async function planSegments(
       }
     }
   }
+  for (const seg of segments) seg.nowLimit = limit;
   return segments.filter((s) => s.from < s.to);
 }
 

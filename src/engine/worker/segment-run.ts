@@ -75,22 +75,36 @@ async function runWindows(
   // commit. Commits still happen strictly in order; at most two windows wait
   // for details and one more is being listed.
   let next: Promise<ListedWindow> | undefined;
+  const clock = new ClockCheck(seg, ctx);
   const startListing = (): Promise<ListedWindow> | undefined => {
     const w = windows.next();
-    if (w.done || ctx.signal.aborted) return undefined;
+    if (w.done || ctx.signal.aborted || w.value.start >= clock.end()) return undefined;
     const p = lister.list(w.value);
     p.catch(() => undefined); // observed when awaited in order below
     return p;
   };
   const commitWhenFetched = async (pending: PendingWindow): Promise<boolean> => {
-    const records = await pending.records;
+    let records = await pending.records;
     if (ctx.signal.aborted) return false;
-    await commit(pending.listed.window, records, committer, ctx);
-    metrics.position = seg.positionFile === cfg.positionFile ? pending.listed.window.end : metrics.position;
+    let w = pending.listed.window;
+    // The API's clock may be behind this host's: nothing at or after its now − end_delay is written.
+    const end = clock.end();
+    if (w.start >= end) return false;
+    if (w.end > end) {
+      const listed = pending.listed.records;
+      records = records.filter((_, i) => {
+        const t = eventTime(cfg.category, listed[i]);
+        return t === undefined || t < end;
+      });
+      ctx.log.info(`window ${w.start}–${w.end} ends at ${end} instead: the API's clock is ${String(ctx.client.clockSkewSeconds)} s behind this host's; the rest is fetched by the next run`);
+      w = { start: w.start, end };
+    }
+    await commit(w, records, committer, ctx);
+    metrics.position = seg.positionFile === cfg.positionFile ? w.end : metrics.position;
     ctx.emit({
       type: 'progress',
       section: cfg.section,
-      position: pending.listed.window.end,
+      position: w.end,
       rangeStart: seg.from,
       rangeEnd: seg.to,
       metrics: metrics.snapshot(),
@@ -115,6 +129,39 @@ async function runWindows(
     pending = { listed, records };
   }
   if (pending) await commitWhenFetched(pending);
+}
+
+/** Seconds of skew between this host's clock and the API's above which a run says so. */
+export const CLOCK_SKEW_WARN_SECONDS = 5;
+
+/**
+ * Where the segment must end given the API's clock: the earlier of this
+ * host's now and the API's (its Date header), less end_delay. A fast local
+ * clock would otherwise reach past records the service has not indexed yet.
+ */
+class ClockCheck {
+  private warned = false;
+
+  constructor(
+    private readonly seg: Segment,
+    private readonly ctx: SegmentRunContext,
+  ) {}
+
+  end(): number {
+    const skew = this.ctx.client.clockSkewSeconds;
+    if (skew === undefined) return this.seg.to;
+    if (!this.warned && Math.abs(skew) > CLOCK_SKEW_WARN_SECONDS) {
+      this.warned = true;
+      const message =
+        `this host's clock is ${Math.abs(skew)} s ${skew > 0 ? 'ahead of' : 'behind'} the API's (its Date header)` +
+        (skew > 0 ? '; runs end at the API\'s now − end_delay so that late records are not skipped' : '') +
+        '. Check NTP (timedatectl, chronyc tracking)';
+      this.ctx.log.warn(message);
+      this.ctx.emit({ type: 'log', section: this.ctx.config.section, level: 'warn', message });
+    }
+    if (skew <= 0 || this.seg.nowLimit === undefined) return this.seg.to;
+    return Math.min(this.seg.to, this.seg.nowLimit - skew);
+  }
 }
 
 async function withDetailsFetched(listed: ListedWindow, ctx: SegmentRunContext, limiter: Limiter): Promise<unknown[]> {
