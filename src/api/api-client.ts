@@ -23,6 +23,7 @@ import {
   ApiHttpError,
   ConfigError,
   MalformedResponseError,
+  UnparsableAnswerError,
   UzpError,
   type ErrorContext,
 } from '../common/errors.js';
@@ -179,22 +180,39 @@ export class ApiClient {
     // Authentication logs have no type (docs/api.md, "Endpoints").
     if (o.category !== 'authentication' && o.type) query.set('type', o.type);
     if (o.domain) query.set('domain', o.domain);
-    return this.#run<unknown[]>({
-      kind: 'list',
-      origin: this.#base.origin,
-      path: `${this.#base.pathname}?${query.toString()}`,
-      timeoutMs: o.listTimeoutMs,
-      retries: o.listRetries,
-      sleepSeconds: o.listSleepSeconds,
-      interpret: (status, headers, text, ctx) => {
-        if (status >= 200 && status < 300) {
-          const parsed = parseJson(text);
-          if (parsed.ok && Array.isArray(parsed.value)) return { type: 'done', value: parsed.value };
-          return { type: 'transient', error: this.#malformed('a JSON array of records', parsed, text, ctx) };
-        }
-        return this.#httpFailure(status, headers, text, ctx);
-      },
-    });
+    // Whether every attempt got the same unreadable bytes: then retrying cannot help (docs/api.md, "Errors").
+    const answers = { unreadable: 0, other: 0, last: '', same: true };
+    try {
+      return await this.#run<unknown[]>({
+        kind: 'list',
+        origin: this.#base.origin,
+        path: `${this.#base.pathname}?${query.toString()}`,
+        timeoutMs: o.listTimeoutMs,
+        retries: o.listRetries,
+        sleepSeconds: o.listSleepSeconds,
+        interpret: (status, headers, text, ctx) => {
+          if (status >= 200 && status < 300) {
+            let parsed = parseJson(text);
+            if (parsed.ok && Array.isArray(parsed.value)) {
+              const unwritable = unwritableProblem(parsed.value);
+              if (unwritable === undefined) return { type: 'done', value: parsed.value };
+              parsed = { ok: false, error: unwritable };
+            }
+            if (answers.unreadable > 0 && answers.last !== text) answers.same = false;
+            answers.last = text;
+            answers.unreadable++;
+            return { type: 'transient', error: this.#malformed('a JSON array of records', parsed, text, ctx) };
+          }
+          answers.other++;
+          return this.#httpFailure(status, headers, text, ctx);
+        },
+      });
+    } catch (err) {
+      if (err instanceof MalformedResponseError && answers.same && answers.other === 0 && answers.unreadable >= Math.min(2, o.listRetries + 1)) {
+        throw new UnparsableAnswerError(`${err.message}; all ${answers.unreadable} attempts got these same ${answers.last.length} characters`, err.context, answers.last);
+      }
+      throw err;
+    }
   }
 
   /** The full record of one mail message; see the header comment for what throws. */
@@ -224,7 +242,11 @@ export class ApiClient {
         interpret: (status, headers, text, ctx) => {
           if (status >= 200 && status < 300) {
             const parsed = parseJson(text);
-            if (parsed.ok && isPlainObject(parsed.value)) return { type: 'done', value: { status: 'ok', record: parsed.value } };
+            if (parsed.ok && isPlainObject(parsed.value)) {
+              const unwritable = unwritableProblem([parsed.value]);
+              if (unwritable === undefined) return { type: 'done', value: { status: 'ok', record: parsed.value } };
+              return { type: 'transient', error: this.#malformed('a JSON object (the full record)', { ok: false, error: unwritable }, text, ctx) };
+            }
             return { type: 'transient', error: this.#malformed('a JSON object (the full record)', parsed, text, ctx) };
           }
           // No detail for this queue_id: the summary record is written instead (docs/api.md, "Detail").
@@ -559,6 +581,16 @@ function parseJson(text: string): ParsedJson {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Why records parsed from JSON cannot be written back as JSON lines (nested too deep for the serializer), or undefined. */
+function unwritableProblem(records: unknown[]): string | undefined {
+  try {
+    JSON.stringify(records);
+    return undefined;
+  } catch (err) {
+    return `records that cannot be written back as JSON (${err instanceof Error ? err.message : String(err)}; nested too deep?)`;
   }
 }
 

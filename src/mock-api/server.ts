@@ -261,6 +261,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
       }
       case 'malformed':
         return answer.status === 200 ? malformed(answer, decision.variant) : htmlErrorAnswer(answer.status);
+      case 'body':
+        return jsonAnswer(decision.body);
       case 'objectInsteadOfArray':
         return answer.status === 200 && kind === 'list' ? objectInsteadOfArray(answer) : answer;
       default:

@@ -33,6 +33,7 @@ const FAMILIES: Family[] = [
   { name: 'uzmanposta_details_missing', help: `Mail records the API has no detail for (404), written as summaries ${RUN}`, value: (s) => s.metrics.detailsMissing },
   { name: 'uzmanposta_truncated_windows', help: `Overfull one-second windows (records missing) ${RUN}`, value: (s) => s.metrics.truncatedWindows },
   { name: 'uzmanposta_records_without_time', help: `Records without a usable event time ${RUN}`, value: (s) => s.metrics.recordsWithoutTime },
+  { name: 'uzmanposta_records_out_of_range', help: `Listed records outside the requested time range, not written ${RUN}`, value: (s) => s.metrics.recordsOutOfRange },
   { name: 'uzmanposta_data_files_deleted', help: `Old data files deleted by data_retention_days ${RUN}`, value: (s) => s.metrics.dataFilesDeleted },
   { name: 'uzmanposta_gap_seconds', help: `Seconds of data given up (gaps logged) ${RUN}`, value: (s) => s.metrics.gapSeconds },
   { name: 'uzmanposta_position_seconds', help: 'Unix time up to which the section is written now', value: (s) => s.metrics.position },

@@ -183,6 +183,9 @@ async function withDetailsFetched(listed: ListedWindow, ctx: SegmentRunContext, 
         case 'failed':
           // Never drop the record: the summary stands in (docs/api.md, "Detail").
           metrics.counts.detailsFailed++;
+          if (res.error.code === 'UZP_API_MALFORMED') {
+            ctx.log.warn(`the detail of queue_id ${JSON.stringify(String(qid))} could not be read (${res.error.message}); its summary record is written instead`);
+          }
           return summary;
         default: {
           const never: never = res;
