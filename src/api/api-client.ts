@@ -493,6 +493,19 @@ export class ApiClient {
     if (status >= 500) {
       return { type: 'transient', error: new ApiHttpError(`section ${o.section}: server error HTTP ${status} from the API; ${tail}`, context) };
     }
+    if (status >= 300 && status < 400) {
+      // Not followed: the key would go wherever the redirect points (docs/api.md, "Errors").
+      const raw = Array.isArray(headers['location']) ? headers['location'][0] : headers['location'];
+      const target = raw === undefined ? 'no Location header' : `to ${redact(raw, [o.apiKey])}`;
+      return {
+        type: 'fatal',
+        error: new ApiHttpError(
+          `section ${o.section}: the API answered with a redirect (HTTP ${status}, ${target}) instead of records; redirects are not followed, ` +
+            `so the key is not sent to another address: if the new address is right, set url to it (GET ${String(ctx.url)})`,
+          { ...context, ...(raw === undefined ? {} : { location: redact(raw, [o.apiKey]) }) },
+        ),
+      };
+    }
     const what =
       status === 400
         ? 'the API rejected the request parameters (HTTP 400)'

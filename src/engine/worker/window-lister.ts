@@ -142,8 +142,11 @@ export class WindowLister {
       if (err instanceof AbortedError || err instanceof ApiAuthError) throw err;
       if (err instanceof UnparsableAnswerError) return this.#reject(err, starttime, endtime, w);
       const e = err instanceof UzpError ? err : undefined;
+      // Only an error that used up its retries says how many attempts it had; others were not retried.
+      const attempts = e?.context.attempts;
+      const how = typeof attempts === 'number' ? `after ${attempts} attempts` : '(not retried: asking again cannot change this answer)';
       throw new WindowGivenUpError(
-        `section ${cfg.section}: window ${w.start}–${w.end} could not be fetched after ${cfg.listRetries} retries ` +
+        `section ${cfg.section}: window ${w.start}–${w.end} could not be fetched ${how} ` +
           `(${e ? e.message : String(err)}); the position stays at ${w.start} and the next run fetches it again`,
         { section: cfg.section, from: w.start, to: w.end, cause: e?.code },
         { cause: err },
