@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
 import { redact } from '../common/mask.js';
 import type { SectionConfig } from './section-config.js';
-import { DEFAULT_TYPE, START_TIME_LOOKBACK, pathSegmentProblem } from './config-options.js';
+import { DEFAULT_TYPE, PLACEHOLDER_KEYS, START_TIME_LOOKBACK, pathSegmentProblem } from './config-options.js';
 import { DEFAULT_SECTION, parseIni, type IniSection } from './ini-file.js';
 import { IssueList, SectionIssues } from './config-issues.js';
 import { SectionOptions, type PlainValues } from './option-lookup.js';
@@ -88,7 +88,7 @@ export function loadConfig(
     ...optionSets.map((o) => o.get('api_key') ?? ''),
     // A section that failed has no resolved key: the one its api_key_env names.
     ...optionSets.map((o) => ctx.env[(o.get('api_key_env') ?? '').trim()] ?? ''),
-  ].filter((k) => k.trim().length >= 8);
+  ].filter((k) => k.trim().length >= 8 && !PLACEHOLDER_KEYS.includes(k.trim()));
   const reported = issues.all().map((i) => maskIssue(i, keys));
   if (issues.hasErrors()) throw new ConfigError(summarize(abs, reported), reported, { path: abs });
   return { path: abs, dir, sections, otherSections, warnings: reported };
