@@ -64,7 +64,7 @@ async function soak(): Promise<number> {
         `Kills: ${report.kills.length} (${byMode}); ${missed.length} that did not land where their mode says\n` +
         `${report.kills.filter((k) => k.detailsInFlight > 0).length} with detail requests in flight, ` +
         `${report.kills.filter((k) => k.pendingLeft > 0).length} while a window was being written\n` +
-        `Rollbacks in the message logs: ${report.rollbacks}; interrupted commits found complete: ${report.completedCommits}\n` +
+        `Roll-forwards in the message logs: ${report.rollbacks}; journals of committed windows cleared: ${report.completedCommits}\n` +
         `Runs that finished before their kill (checked, then started over): ${report.rounds}\n` +
         `Final run: exit ${String(report.finalRun.code)}; duration ${(report.ms / 1000).toFixed(1)} s\n` +
         missed.map((why) => `${why}\n`).join('') +

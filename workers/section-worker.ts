@@ -90,7 +90,13 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
     emit({ type: 'error', section: cfg.section, error });
     return { section: cfg.section, status: 'failed', metrics: emptyMetrics(), error };
   } finally {
-    await log?.close();
+    try {
+      await log?.close();
+    } catch (err) {
+      // A log that could not be written (a full disk) is not what failed the
+      // section: its lines went to the console, and the result stands.
+      emit({ type: 'log', section: cfg.section, level: 'error', message: err instanceof Error ? err.message : String(err) });
+    }
     port.close();
   }
 }

@@ -24,6 +24,7 @@ import {
   ConfigError,
   MalformedResponseError,
   RunDeadlineError,
+  UnparsableAnswerError,
   UzpError,
   type ErrorContext,
 } from '../common/errors.js';
@@ -77,6 +78,8 @@ export interface ApiClientOptions {
   signal?: AbortSignal;
   /** Monotonic milliseconds that request durations are measured with; performance.now() unless a test injects one. */
   now?: () => number;
+  /** This host's wall clock in milliseconds, checked against the API's Date header; Date.now() unless a test injects one. */
+  wallNow?: () => number;
   /**
    * Where the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their
    * lower-case forms) are read from. Defaults to process.env; tests inject one.
@@ -141,6 +144,8 @@ export class ApiClient {
   readonly #opts: ApiClientOptions;
   readonly #base: URL;
   readonly #headers: Record<string, string>;
+  /** Local minus API clock in seconds, from the latest Date header (docs/api.md, "Clock"). */
+  #clockSkewSeconds: number | undefined;
   readonly #ca: string[] | undefined;
   readonly #proxy: ProxySettings | null;
   readonly #connectTimeoutMs: number;
@@ -181,22 +186,39 @@ export class ApiClient {
     // Authentication logs have no type (docs/api.md, "Endpoints").
     if (o.category !== 'authentication' && o.type) query.set('type', o.type);
     if (o.domain) query.set('domain', o.domain);
-    return this.#run<unknown[]>({
-      kind: 'list',
-      origin: this.#base.origin,
-      path: `${this.#base.pathname}?${query.toString()}`,
-      timeoutMs: o.listTimeoutMs,
-      retries: o.listRetries,
-      sleepSeconds: o.listSleepSeconds,
-      interpret: (status, headers, text, ctx) => {
-        if (status >= 200 && status < 300) {
-          const parsed = parseJson(text);
-          if (parsed.ok && Array.isArray(parsed.value)) return { type: 'done', value: parsed.value };
-          return { type: 'transient', error: this.#malformed('a JSON array of records', parsed, text, ctx) };
-        }
-        return this.#httpFailure(status, headers, text, ctx);
-      },
-    });
+    // Whether every attempt got the same unreadable bytes: then retrying cannot help (docs/api.md, "Errors").
+    const answers = { unreadable: 0, other: 0, last: '', same: true };
+    try {
+      return await this.#run<unknown[]>({
+        kind: 'list',
+        origin: this.#base.origin,
+        path: `${this.#base.pathname}?${query.toString()}`,
+        timeoutMs: o.listTimeoutMs,
+        retries: o.listRetries,
+        sleepSeconds: o.listSleepSeconds,
+        interpret: (status, headers, text, ctx) => {
+          if (status >= 200 && status < 300) {
+            let parsed = parseJson(text);
+            if (parsed.ok && Array.isArray(parsed.value)) {
+              const unwritable = unwritableProblem(parsed.value);
+              if (unwritable === undefined) return { type: 'done', value: parsed.value };
+              parsed = { ok: false, error: unwritable };
+            }
+            if (answers.unreadable > 0 && answers.last !== text) answers.same = false;
+            answers.last = text;
+            answers.unreadable++;
+            return { type: 'transient', error: this.#malformed('a JSON array of records', parsed, text, ctx) };
+          }
+          answers.other++;
+          return this.#httpFailure(status, headers, text, ctx);
+        },
+      });
+    } catch (err) {
+      if (err instanceof MalformedResponseError && answers.same && answers.other === 0 && answers.unreadable >= Math.min(2, o.listRetries + 1)) {
+        throw new UnparsableAnswerError(`${err.message}; all ${answers.unreadable} attempts got these same ${answers.last.length} characters`, err.context, answers.last);
+      }
+      throw err;
+    }
   }
 
   /** The full record of one mail message; see the header comment for what throws. */
@@ -226,7 +248,11 @@ export class ApiClient {
         interpret: (status, headers, text, ctx) => {
           if (status >= 200 && status < 300) {
             const parsed = parseJson(text);
-            if (parsed.ok && isPlainObject(parsed.value)) return { type: 'done', value: { status: 'ok', record: parsed.value } };
+            if (parsed.ok && isPlainObject(parsed.value)) {
+              const unwritable = unwritableProblem([parsed.value]);
+              if (unwritable === undefined) return { type: 'done', value: { status: 'ok', record: parsed.value } };
+              return { type: 'transient', error: this.#malformed('a JSON object (the full record)', { ok: false, error: unwritable }, text, ctx) };
+            }
             return { type: 'transient', error: this.#malformed('a JSON object (the full record)', parsed, text, ctx) };
           }
           // No detail for this queue_id: the summary record is written instead (docs/api.md, "Detail").
@@ -351,6 +377,7 @@ export class ApiClient {
         }
         status = res.statusCode;
         headers = res.headers;
+        this.#noteServerDate(headers['date']);
         outcome = spec.interpret(status, headers, text, { section: o.section, url, status, durationMs: elapsed(), attempt });
       } catch (caught) {
         // An abort may surface as undici's own error rather than the reason it was given.
@@ -434,6 +461,25 @@ export class ApiClient {
     }
   }
 
+  /**
+   * How far this host's clock is ahead of the API's (negative: behind), in
+   * whole seconds, from the latest answer's Date header; undefined before
+   * the first answer or without the header.
+   */
+  get clockSkewSeconds(): number | undefined {
+    return this.#clockSkewSeconds;
+  }
+
+  #noteServerDate(value: string | string[] | undefined): void {
+    const text = Array.isArray(value) ? value[0] : value;
+    if (text === undefined) return;
+    const serverMs = Date.parse(text);
+    if (!Number.isFinite(serverMs)) return;
+    // The header has whole seconds: the service's time was in [serverMs, serverMs + 1000) when it answered.
+    const localMs = (this.#opts.wallNow ?? Date.now)();
+    this.#clockSkewSeconds = Math.round((localMs - (serverMs + 500)) / 1000);
+  }
+
   #httpFailure<T>(status: number, headers: Headers, text: string, ctx: ErrorContext): Attempt<T> {
     const o = this.#opts;
     const body = describeBody(text, o.apiKey);
@@ -458,6 +504,19 @@ export class ApiClient {
     }
     if (status >= 500) {
       return { type: 'transient', error: new ApiHttpError(`section ${o.section}: server error HTTP ${status} from the API; ${tail}`, context) };
+    }
+    if (status >= 300 && status < 400) {
+      // Not followed: the key would go wherever the redirect points (docs/api.md, "Errors").
+      const raw = Array.isArray(headers['location']) ? headers['location'][0] : headers['location'];
+      const target = raw === undefined ? 'no Location header' : `to ${redact(raw, [o.apiKey])}`;
+      return {
+        type: 'fatal',
+        error: new ApiHttpError(
+          `section ${o.section}: the API answered with a redirect (HTTP ${status}, ${target}) instead of records; redirects are not followed, ` +
+            `so the key is not sent to another address: if the new address is right, set url to it (GET ${String(ctx.url)})`,
+          { ...context, ...(raw === undefined ? {} : { location: redact(raw, [o.apiKey]) }) },
+        ),
+      };
     }
     const what =
       status === 400
@@ -547,6 +606,16 @@ function parseJson(text: string): ParsedJson {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Why records parsed from JSON cannot be written back as JSON lines (nested too deep for the serializer), or undefined. */
+function unwritableProblem(records: unknown[]): string | undefined {
+  try {
+    JSON.stringify(records);
+    return undefined;
+  } catch (err) {
+    return `records that cannot be written back as JSON (${err instanceof Error ? err.message : String(err)}; nested too deep?)`;
   }
 }
 

@@ -16,7 +16,8 @@ import type { SectionConfig } from '../config/section-config.js';
 import { readLockHolder } from '../storage/section-lock.js';
 import { loadFromCli, selectSections } from './section-selection.js';
 import { splitKeys } from './shard-assignment.js';
-import { pendingFileFor } from '../storage/window-commit.js';
+import { pendingFileFor } from '../storage/legacy-pending-commit.js';
+import { journalFileFor } from '../storage/window-commit.js';
 import { capQuarantineStart } from '../engine/worker/window-plan.js';
 import { positionAhead } from '../engine/worker/segment-plan.js';
 
@@ -44,8 +45,9 @@ interface SectionCheck {
   caFile?: string;
   /** Where the next run starts, or null when the position makes the run stop (see problems). */
   start: { at: number; iso: string; behindSeconds: number; from: 'position' | 'start_time'; text: string } | null;
-  /** A window that did not finish: the next run completes or rolls it back. */
+  /** A run that did not finish: the next run completes its last window from this journal (or rolls back an older release's pending record). */
   pendingFile?: string;
+  pendingNote?: string;
   problems: string[];
 }
 
@@ -111,7 +113,13 @@ function checkSection(s: SectionConfig, now: number): SectionCheck {
   } catch (err) {
     problems.push((err as Error).message);
   }
-  const pending = pendingFileFor(s.positionFile);
+  const journal = journalFileFor(s.positionFile);
+  const legacy = pendingFileFor(s.positionFile);
+  const pending = fs.existsSync(journal)
+    ? { pendingFile: journal, pendingNote: 'a run did not finish; the next run completes its last window from this journal' }
+    : fs.existsSync(legacy)
+      ? { pendingFile: legacy, pendingNote: 'a window of an older release did not finish; the next run rolls it back' }
+      : {};
   const seen = new Set<string>();
   for (const [what, dir] of writableDirs(s)) {
     if (seen.has(dir)) continue;
@@ -134,7 +142,7 @@ function checkSection(s: SectionConfig, now: number): SectionCheck {
     ...(s.metricsFile ? { metricsFile: s.metricsFile } : {}),
     ...(s.caFile ? { caFile: s.caFile } : {}),
     start,
-    ...(fs.existsSync(pending) ? { pendingFile: pending } : {}),
+    ...pending,
     problems,
   };
 }
@@ -169,7 +177,7 @@ function renderText(r: CheckReport): string {
     // A start that cannot be known is the first problem, shown where the start would be.
     const [first, ...rest] = s.start ? [undefined, ...s.problems] : s.problems;
     if (first !== undefined) out(`  PROBLEM: ${first}`);
-    if (s.pendingFile) out(`  pending     ${s.pendingFile}: a window did not finish; the next run completes or rolls it back`);
+    if (s.pendingFile) out(`  pending     ${s.pendingFile}: ${s.pendingNote ?? ''}`);
     for (const p of rest) out(`  PROBLEM: ${p}`);
   }
   if (r.online) {

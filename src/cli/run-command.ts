@@ -50,13 +50,13 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled) {
       // A second signal: leave at once. Safe by the commit rule: an
-      // uncommitted window is rolled back at the next start.
-      say(`${sig} again: exiting now; the window in progress is rolled back at the next run`);
+      // uncommitted window is completed from its journal (or fetched again) at the next start.
+      say(`${sig} again: exiting now; the next run completes or fetches again the window in progress`);
       coordinator.abandon();
       process.exit(sig === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
     }
     signalled = sig;
-    say(`${sig}: stopping after the windows in progress are rolled back (send it again to exit at once)`);
+    say(`${sig}: stopping; windows in progress are not written and are fetched again (send it again to exit at once)`);
     coordinator.stop();
   };
   if (io.handleSignals) {

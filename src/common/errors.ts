@@ -103,6 +103,23 @@ export class MalformedResponseError extends UzpError {
   }
 }
 
+/**
+ * Every attempt of a list request got the very same answer that cannot be
+ * read as records (not JSON, or records that cannot be written back as
+ * JSON, e.g. nested 100,000 deep): retrying will not help. Carries the
+ * answer so it can be kept in a rejects file.
+ */
+export class UnparsableAnswerError extends MalformedResponseError {
+  constructor(
+    message: string,
+    context: ErrorContext,
+    readonly body: string,
+  ) {
+    super(message, context);
+    this.name = 'UnparsableAnswerError';
+  }
+}
+
 export class NetworkError extends UzpError {
   readonly kind: NetworkErrorKind;
 

@@ -11,8 +11,9 @@
 import fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
+import { redact } from '../common/mask.js';
 import type { SectionConfig } from './section-config.js';
-import { DEFAULT_TYPE, START_TIME_LOOKBACK, pathSegmentProblem } from './config-options.js';
+import { DEFAULT_TYPE, PLACEHOLDER_KEYS, START_TIME_LOOKBACK, pathSegmentProblem } from './config-options.js';
 import { DEFAULT_SECTION, parseIni, type IniSection } from './ini-file.js';
 import { IssueList, SectionIssues } from './config-issues.js';
 import { SectionOptions, type PlainValues } from './option-lookup.js';
@@ -78,8 +79,28 @@ export function loadConfig(
   checkLogNames(sections, issues);
   checkFileMode(abs, mode, doc, issues);
 
-  if (issues.hasErrors()) throw new ConfigError(summarize(abs, issues.all()), issues.all(), { path: abs });
-  return { path: abs, dir, sections, otherSections, warnings: issues.all() };
+  // A key pasted into another option (a url's query, domain, api_key_file)
+  // would be echoed with that option's value: every key the file holds or
+  // names is masked in what is reported.
+  const optionSets = [doc.defaults, ...mailSections.map((m) => m.options)];
+  const keys = [
+    ...sections.map((c) => c.apiKey),
+    ...optionSets.map((o) => o.get('api_key') ?? ''),
+    // A section that failed has no resolved key: the one its api_key_env names.
+    ...optionSets.map((o) => ctx.env[(o.get('api_key_env') ?? '').trim()] ?? ''),
+  ].filter((k) => k.trim().length >= 8 && !PLACEHOLDER_KEYS.includes(k.trim()));
+  const reported = issues.all().map((i) => maskIssue(i, keys));
+  if (issues.hasErrors()) throw new ConfigError(summarize(abs, reported), reported, { path: abs });
+  return { path: abs, dir, sections, otherSections, warnings: reported };
+}
+
+function maskIssue(issue: ConfigIssue, keys: readonly string[]): ConfigIssue {
+  const all = [...keys, ...keys.map((k) => k.trim())];
+  return {
+    ...issue,
+    message: redact(issue.message, all),
+    ...(issue.value === undefined ? {} : { value: redact(issue.value, all) }),
+  };
 }
 
 /** Finds a section by its full name (`MailLogger:x`) or the part after `MailLogger:` (`x`). */

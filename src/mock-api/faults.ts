@@ -8,7 +8,8 @@ import { createRng, type Rng } from './random.js';
 export type RequestKind = 'list' | 'detail';
 
 /** How a request is made to fail: an HTTP status, or a broken connection or body. */
-export type FailAction = number | 'drop' | 'dropMidBody' | 'malformed';
+/** `{ body }`: a 200 carrying exactly this body (a hostile or broken answer the test spells out). */
+export type FailAction = number | 'drop' | 'dropMidBody' | 'malformed' | { body: string };
 
 export interface FaultRequestInfo {
   kind: RequestKind;
@@ -63,7 +64,8 @@ export type FaultDecision =
   | { action: 'drop'; fault: string }
   | { action: 'dropMidBody'; fault: string }
   | { action: 'malformed'; variant: number; fault: string }
-  | { action: 'objectInsteadOfArray'; fault: string };
+  | { action: 'objectInsteadOfArray'; fault: string }
+  | { action: 'body'; body: string; fault: string };
 
 export interface RateLimitVerdict {
   allowed: boolean;
@@ -121,6 +123,7 @@ function retryAfterHeader(setting: MockFaults['retryAfter']): string | undefined
 }
 
 function actionDecision(action: FailAction, fault: string, faults: MockFaults): FaultDecision {
+  if (typeof action === 'object') return { action: 'body', body: action.body, fault };
   switch (action) {
     case 'drop':
       return { action: 'drop', fault };

@@ -42,6 +42,11 @@ export interface MockApiOptions {
    * service does. The dataset still ends at `to`.
    */
   live?: boolean;
+  /**
+   * The service's clock runs this many seconds off this host's: its `Date`
+   * header says so (a client must check its own clock against it). Default 0.
+   */
+  clockOffsetSeconds?: number;
   /** Monotonic milliseconds for the per-key token bucket and the request log. Default performance.now. */
   monotonicMs?: () => number;
   faults?: MockFaults;
@@ -264,6 +269,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
       }
       case 'malformed':
         return answer.status === 200 ? malformed(answer, decision.variant) : htmlErrorAnswer(answer.status);
+      case 'body':
+        return jsonAnswer(decision.body);
       case 'objectInsteadOfArray':
         return answer.status === 200 && kind === 'list' ? objectInsteadOfArray(answer) : answer;
       default:
@@ -279,7 +286,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
         return;
       }
       const body = Buffer.from(answer.body, 'utf8');
-      res.writeHead(answer.status, { ...answer.headers, 'content-length': String(body.length) });
+      const date = options.clockOffsetSeconds ? { date: new Date(Date.now() + options.clockOffsetSeconds * 1000).toUTCString() } : {};
+      res.writeHead(answer.status, { ...date, ...answer.headers, 'content-length': String(body.length) });
       if (mode === 'dropMidBody') {
         // Content-Length promises the whole body; the client must notice it never came.
         const socket = res.socket;

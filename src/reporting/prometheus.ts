@@ -33,6 +33,7 @@ const FAMILIES: Family[] = [
   { name: 'uzmanposta_details_missing', help: `Mail records the API has no detail for (404), written as summaries ${RUN}`, value: (s) => s.metrics.detailsMissing },
   { name: 'uzmanposta_truncated_windows', help: `Overfull one-second windows (records missing) ${RUN}`, value: (s) => s.metrics.truncatedWindows },
   { name: 'uzmanposta_records_without_time', help: `Records without a usable event time ${RUN}`, value: (s) => s.metrics.recordsWithoutTime },
+  { name: 'uzmanposta_records_out_of_range', help: `Listed records outside the requested time range, not written ${RUN}`, value: (s) => s.metrics.recordsOutOfRange },
   { name: 'uzmanposta_data_files_deleted', help: `Old data files deleted by data_retention_days ${RUN}`, value: (s) => s.metrics.dataFilesDeleted },
   { name: 'uzmanposta_gap_seconds', help: `Seconds of data given up (gaps logged) ${RUN}`, value: (s) => s.metrics.gapSeconds },
   { name: 'uzmanposta_position_seconds', help: 'Unix time up to which the section is written now', value: (s) => s.metrics.position },
@@ -40,6 +41,7 @@ const FAMILIES: Family[] = [
   { name: 'uzmanposta_lag_seconds', help: 'How far the position is behind the time the file was written, in seconds', value: (s, now) => (s.metrics.position === null ? null : Math.max(0, Math.floor(now) - s.metrics.position)) },
   { name: 'uzmanposta_run_seconds', help: 'How long the section has run in the current run, or ran in the last one', value: (s) => s.metrics.elapsedSeconds },
   { name: 'uzmanposta_section_failed', help: '1 when the section failed in the last run, else 0', value: (s) => (s.status === 'failed' ? 1 : 0) },
+  { name: 'uzmanposta_lock_holder_stale', help: '1 when the last run skipped the section because a live process has held its lock for long with a stale heartbeat, else 0', value: (s) => (s.staleHolder ? 1 : 0) },
 ];
 
 function seconds(ms: number): number {

@@ -43,6 +43,7 @@ export function sectionLine(r: SectionResult): string {
   if (m.detailsMissing) notes.push(`${m.detailsMissing} without detail (404)`);
   if (m.detailsFailed) notes.push(`${m.detailsFailed} detail failures written as summaries`);
   if (m.recordsWithoutTime) notes.push(`${m.recordsWithoutTime} without event time`);
+  if (m.recordsOutOfRange) notes.push(`${m.recordsOutOfRange} outside the requested range, not written`);
   if (m.truncatedWindows) notes.push(`${m.truncatedWindows} overfull seconds (records missing)`);
   if (m.gaps) notes.push(`${count(m.gaps, 'gap')} (${m.gapSeconds} s not fetched)`);
   if (m.dataFilesDeleted) notes.push(`${count(m.dataFilesDeleted, 'old data file')} deleted (data_retention_days)`);

@@ -171,3 +171,147 @@ function currentUmask(): number {
   // Reading the umask (no argument) is allowed in worker threads; setting it is not.
   return process.umask();
 }
+
+// Asynchronous versions for the commit path: a section's fsyncs run on the
+// thread pool, so the sockets of other sections in the same worker thread
+// keep being served while a window is made durable
+// (docs/decisions.md, "Commits roll forward from a journal").
+
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const fh = await fs.promises.open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch (err) {
+    if (!isErrno(err, 'EINVAL') && !isErrno(err, 'ENOTSUP')) throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function fsyncFileAsync(file: string): Promise<void> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** `mkdirDurable` without blocking: only a missing directory costs anything. */
+export async function mkdirDurableAsync(dir: string, mode: number = DIR_MODE): Promise<void> {
+  const missing: string[] = [];
+  let cur = path.resolve(dir);
+  for (;;) {
+    try {
+      const st = await fs.promises.stat(cur);
+      if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${cur}'`), { code: 'ENOTDIR', path: cur });
+      break;
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      missing.push(cur);
+      const parent = path.dirname(cur);
+      if (parent === cur) break;
+      cur = parent;
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await fs.promises.mkdir(d, { mode });
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+      continue;
+    }
+    await fsyncDirAsync(path.dirname(d));
+  }
+}
+
+export interface WriteAtOptions {
+  /**
+   * Test only: how many more bytes the disk takes. A write beyond it writes
+   * that many and fails with ENOSPC, as a full disk does.
+   */
+  space?: number | undefined;
+  mode?: number;
+}
+
+/**
+ * Writes `data` into `file` at byte `offset` (creating the file, mode 0640
+ * less the umask), fsyncs it, and makes a new file's name durable. Never
+ * shortens the file. Returns whether the file was created by this call.
+ */
+export async function writeAtDurable(file: string, offset: number, data: Uint8Array, opts: WriteAtOptions = {}): Promise<{ created: boolean }> {
+  await mkdirDurableAsync(path.dirname(file));
+  let created = true;
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, opts.mode ?? FILE_MODE);
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+    created = false;
+    fh = await fs.promises.open(file, fs.constants.O_WRONLY);
+  }
+  try {
+    // The name first: a file created here must survive even if the write fails.
+    if (created) await fsyncDirAsync(path.dirname(file));
+    const room = opts.space === undefined ? data.length : Math.max(0, Math.min(opts.space, data.length));
+    let off = 0;
+    // write may write fewer bytes than asked (signals, quotas): loop.
+    while (off < room) off += (await fh.write(data, off, room - off, offset + off)).bytesWritten;
+    if (room < data.length) {
+      await fh.sync();
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write '${file}'`), { code: 'ENOSPC', errno: -28, syscall: 'write', path: file });
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return { created };
+}
+
+/**
+ * Replaces `file` atomically (temp file `<file>.<digits>`, rename). With
+ * `durable`, the temp file is fsynced before the rename and the directory
+ * after it; without, the rename is made durable by the next directory fsync
+ * of the caller's.
+ */
+export async function writeFileAtomicAsync(file: string, data: string | Uint8Array, opts: { durable: boolean; mode?: number }): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdirDurableAsync(dir);
+  const temp = `${file}.${String(Math.floor(Math.random() * 0xffffffff))}`;
+  let mode = opts.mode ?? FILE_MODE;
+  try {
+    // An existing file keeps its mode, as with write-file-atomic.
+    mode = (await fs.promises.stat(file)).mode & 0o7777;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+    mode &= ~currentUmask();
+  }
+  const fh = await fs.promises.open(temp, 'wx', mode);
+  try {
+    try {
+      await fh.writeFile(data);
+      await fh.chmod(mode);
+      if (opts.durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(temp, file);
+  } catch (err) {
+    await fs.promises.unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  if (opts.durable) await fsyncDirAsync(dir);
+}
+
+/** Unlinks `file` (absent is fine); with `durable`, fsyncs the directory. */
+export async function removeAsync(file: string, durable: boolean): Promise<boolean> {
+  try {
+    await fs.promises.unlink(file);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+  if (durable) await fsyncDirAsync(path.dirname(file));
+  return true;
+}

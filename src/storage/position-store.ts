@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import { StateCorruptError, WriteError } from '../common/errors.js';
-import { errnoCode, writeFileAtomicDurable } from './durable-fs.js';
+import { errnoCode, writeFileAtomicAsync, writeFileAtomicDurable } from './durable-fs.js';
 
 const POSITION_TEXT = /^[0-9]+$/;
 
@@ -41,6 +41,27 @@ export function writePosition(path: string, position: number, section: string): 
   }
   try {
     writeFileAtomicDurable(path, `${position}\n`);
+  } catch (err) {
+    throw new WriteError(
+      `cannot save position ${position} of section ${section} to ${path} (${errnoCode(err) ?? String(err)}); the position did not advance`,
+      { section, path, errno: errnoCode(err) },
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * The commit path's position write (src/storage/window-commit.ts): atomic,
+ * asynchronous, and durable only when asked. A window committed under a
+ * journal needs no fsync here: until the journal is removed it, not this
+ * file, is what a restart trusts (docs/architecture.md, "Commit protocol").
+ */
+export async function writePositionAsync(path: string, position: number, section: string, durable: boolean): Promise<void> {
+  if (!Number.isSafeInteger(position) || position < 0) {
+    throw new RangeError(`position must be a non-negative whole number of seconds, got ${position} (section ${section})`);
+  }
+  try {
+    await writeFileAtomicAsync(path, `${position}\n`, { durable });
   } catch (err) {
     throw new WriteError(
       `cannot save position ${position} of section ${section} to ${path} (${errnoCode(err) ?? String(err)}); the position did not advance`,

@@ -1,13 +1,22 @@
 // One run per section at a time, across processes and hosts sharing a disk.
-// The lock is a file created exclusively (lockfile's O_EXCL create) holding a
-// JSON LockHolder. It is broken only when its holder provably no longer runs:
-// same host and the pid is gone, or the pid now belongs to a process started
-// later (pid reuse, reboot). A live holder's lock is never broken by age: a
-// long backfill is not a dead one. A process on another host cannot be
-// checked; its lock is taken over only when its lease ran out: the holder
-// renews the lock (rewrites it, which moves its mtime) every third of
-// `lock_lease`, and a lock not renewed for twice the lease is the lock of a
-// dead or cut-off holder (docs/decisions.md, "Leases on the file server's clock").
+// The lock is a file holding a JSON LockHolder, created whole: written to a
+// staging file (created exclusively by lockfile, whose exit hook removes it
+// if the process ends before it is linked) and linked to its name, which fails
+// if the name exists, so a lock of ours is never seen empty, and lockfile
+// never tracks (nor, at exit, deletes) the lock's own name. It is broken only
+// when its holder provably no longer runs: same host and the pid is gone, or
+// the pid now belongs to a process started later (pid reuse, reboot). A live
+// holder's lock is never broken by age: a long backfill is not a dead one. A
+// process on another host cannot be checked; its lock is taken over only when
+// its lease ran out: the holder renews the lock (rewrites it, which moves its
+// mtime) every third of `lock_lease`, and a lock not renewed for twice the
+// lease is the lock of a dead or cut-off holder (docs/decisions.md, "Leases on the file server's clock").
+//
+// The Python tool takes flock(2) on the same file and leaves it there, empty,
+// when it stops. On Linux /proc/locks lists every live flock with its file's
+// device and inode: a lock file someone holds a flock on is held, whatever it
+// contains; an empty one no one holds is taken over at once
+// (docs/decisions.md, "Locks broken only when provably dead").
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -134,29 +143,72 @@ export function lockStillNames(lockPath: string, token: string): boolean {
 }
 
 function tryCreate(file: string, section: string, leaseSeconds: number): LockHolder | undefined {
-  try {
-    lockfile.lockSync(file);
-  } catch (err) {
-    if (errnoCode(err) === 'EEXIST') return undefined;
-    throw lockWriteError('cannot create the lock', file, section, err);
-  }
   const me: LockHolder = { pid: process.pid, hostname: lockHostName(), startedAt: new Date().toISOString() };
   const procStart = procStartOf(process.pid);
   if (procStart !== undefined) me.procStart = procStart;
   if (leaseSeconds > 0) me.lease = leaseSeconds;
   me.token = randomBytes(8).toString('hex');
+  const text = `${JSON.stringify(me)}\n`;
+  const temp = `${file}.new-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}`;
   try {
-    fs.writeFileSync(file, `${JSON.stringify(me)}\n`);
+    // lockfile: an exclusive create, removed by its exit hook should the process end before the link.
+    lockfile.lockSync(temp);
+    fs.writeFileSync(temp, text);
   } catch (err) {
-    lockfile.unlockSync(file);
+    lockfile.unlockSync(temp);
+    throw lockWriteError('cannot write the lock', temp, section, err);
+  }
+  try {
+    // link never replaces an existing name: the lock appears complete, or not at all.
+    fs.linkSync(temp, file);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') return undefined;
+    // A file system without hard links: an exclusive create, then the record.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw lockWriteError('cannot create the lock', file, section, err);
+    return createInPlace(file, text, me, section);
+  } finally {
+    // Removes the staging name (the lock keeps its own link) and lockfile's record of it.
+    lockfile.unlockSync(temp);
+  }
+  return me;
+}
+
+function createInPlace(file: string, text: string, me: LockHolder, section: string): LockHolder | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx');
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return undefined;
+    throw lockWriteError('cannot create the lock', file, section, err);
+  }
+  try {
+    fs.writeSync(fd, text);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.unlinkSync(file);
     throw lockWriteError('cannot write the lock', file, section, err);
   }
+  fs.closeSync(fd);
   return me;
 }
 
 function ownedLock(file: string, me: LockHolder, section: string, log: (msg: string) => void): SectionLock {
   let released = false;
   const token = me.token ?? '';
+  const namesMe = (): boolean => {
+    const holder = readLockHolder(file);
+    return holder !== undefined && holder.pid === me.pid && holder.hostname === me.hostname && holder.startedAt === me.startedAt && holder.token === me.token;
+  };
+  // A process that exits without releasing (process.exit after a second
+  // signal) still removes its own locks, and never one that names another holder.
+  const onExit = (): void => {
+    if (released) return;
+    released = true;
+    if (namesMe()) unlinkQuietly(file);
+  };
+  process.setMaxListeners(process.getMaxListeners() + 1);
+  process.on('exit', onExit);
   return {
     path: file,
     token,
@@ -182,19 +234,26 @@ function ownedLock(file: string, me: LockHolder, section: string, log: (msg: str
     release(): void {
       if (released) return;
       released = true;
-      const holder = readLockHolder(file);
-      if (holder && holder.pid === me.pid && holder.hostname === me.hostname && holder.startedAt === me.startedAt && holder.token === me.token) {
-        lockfile.unlockSync(file);
-      } else {
-        log(`lock ${file} of section ${section} no longer names this process at release; left it in place`);
-      }
+      process.off('exit', onExit);
+      process.setMaxListeners(Math.max(0, process.getMaxListeners() - 1));
+      if (namesMe()) unlinkQuietly(file);
+      else log(`lock ${file} of section ${section} no longer names this process at release; left it in place`);
     },
   };
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // Gone already: nothing to release.
+  }
 }
 
 interface SeenLock {
   raw: string;
   ino: number;
+  dev: number;
   mtimeMs: number;
   size: number;
 }
@@ -210,7 +269,7 @@ function inspect(file: string): SeenLock | undefined {
   try {
     // One descriptor for stat and read, so identity and content describe the same file.
     const st = fs.fstatSync(fd);
-    return { raw: fs.readFileSync(fd, 'utf8'), ino: st.ino, mtimeMs: st.mtimeMs, size: st.size };
+    return { raw: fs.readFileSync(fd, 'utf8'), ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, size: st.size };
   } finally {
     fs.closeSync(fd);
   }
@@ -219,7 +278,22 @@ function inspect(file: string): SeenLock | undefined {
 type Verdict = { held: true; error: LockHeldError } | { held: false; reason: string };
 
 function judge(seen: SeenLock, file: string, section: string, graceMs: number): Verdict {
+  const flock = flockHolderOf(seen);
+  if (flock !== undefined) {
+    const who = flock.pid > 0 ? `process ${flock.pid}` : 'a process';
+    return {
+      held: true,
+      error: new LockHeldError(
+        `section ${section} is locked by ${who}, which holds a ${flock.kind} lock on ${file} (the Python uzmanposta tool takes one); skipping this section`,
+        { section, path: file, ...(flock.pid > 0 ? { pid: flock.pid } : {}), hostname: lockHostName() },
+      ),
+    };
+  }
   const holder = parseHolder(seen.raw);
+  if (!holder && seen.size === 0 && flocksReadable()) {
+    // Never one of ours (they are created whole): the Python tool's, and no one holds it.
+    return { held: false, reason: 'it is empty and no process holds a flock on it (the Python tool leaves it so when it stops)' };
+  }
   if (!holder) {
     // The file's mtime is on the file system's clock (an NFS server's, say), not this process's.
     const ageMs = fileSystemNowMs(path.dirname(file)) - seen.mtimeMs;
@@ -369,6 +443,45 @@ function parseHolder(raw: string): LockHolder | undefined {
   if (typeof o.lease === 'number' && Number.isFinite(o.lease) && o.lease > 0) holder.lease = o.lease;
   if (typeof o.token === 'string') holder.token = o.token;
   return holder;
+}
+
+/** Whether /proc/locks can be read here (Linux): without it an empty lock file keeps the grace period. */
+function flocksReadable(): boolean {
+  return readProcLocks() !== undefined;
+}
+
+function readProcLocks(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return fs.readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Linux only: who holds a flock (or POSIX/OFD lock) on the file, from
+ * /proc/locks: `1: FLOCK  ADVISORY  WRITE 4711 fe:00:2146618 0 EOF`, the
+ * device as hex major:minor and the inode. Waiters (`->`) hold nothing. A
+ * listed lock is live whatever its pid: the kernel drops a flock with the
+ * last descriptor, which a child may have inherited (pid -1 for OFD locks).
+ */
+export function flockHolderOf(seen: { dev: number; ino: number }): { pid: number; kind: string } | undefined {
+  const text = readProcLocks();
+  if (text === undefined) return undefined;
+  const major = Number((BigInt(seen.dev) >> 8n) & 0xfffn) | Number((BigInt(seen.dev) >> 32n) & ~0xfffn);
+  const minor = Number(BigInt(seen.dev) & 0xffn) | Number((BigInt(seen.dev) >> 12n) & ~0xffn);
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 6 || fields[1] === '->') continue;
+    const [, kind, , , pidText, where] = fields;
+    const parts = (where ?? '').split(':');
+    if (parts.length !== 3) continue;
+    if (Number(parts[2]) !== seen.ino) continue;
+    if (parseInt(parts[0] ?? '', 16) !== major || parseInt(parts[1] ?? '', 16) !== minor) continue;
+    return { pid: Number(pidText), kind: kind ?? 'FLOCK' };
+  }
+  return undefined;
 }
 
 /** Linux only: 'zombie' for a process in state Z (zombie) or X (dead), as /proc/<pid>/stat says. */

@@ -32,9 +32,9 @@ function expectExactAfterKills(report: CampaignReport, scenario: CrashScenario, 
   expect(new Set(report.kills.map((k) => k.mode)), 'every kill mode').to.deep.equal(new Set(KILL_MODES));
   // Each ended by SIGKILL once the run had done work, where its mode says: not a process still starting.
   expect(report.kills.map(missedLanding).filter((why) => why !== undefined), 'kills that missed').to.deep.equal([]);
-  // Each commit cut short (before its position moved) was undone by the next run of its section, which said so.
+  // Each commit cut short (before its position moved) was completed by the next run of its section, which said so.
   const inCommit = report.kills.filter((k) => k.mode === 'pending' || k.mode === 'append').length;
-  expect(report.rollbacks, 'interrupted commits rolled back at restart').to.be.at.least(inCommit);
+  expect(report.rollbacks, 'interrupted commits rolled forward at restart').to.be.at.least(inCommit);
   expect([...scenario.pendingRecords().keys()], 'pending records after the final run').to.deep.equal([]);
   expect(scenario.lockFiles(), 'lock files after the final run').to.deep.equal([]);
 }

@@ -115,7 +115,7 @@ describe('hostile config and state files', function () {
       // Found before the first request: nothing is fetched that could not be written.
       expectNothingFetched(result);
       expect(fx.readPositionFile(dir, 's')).to.equal(start);
-      expect(existsSync(`${fx.positionPath(dir, 's')}.pending`), 'no pending commit left behind').to.equal(false);
+      expect(existsSync(`${fx.positionPath(dir, 's')}.journal`), 'no commit journal left behind').to.equal(false);
     });
 
     it("resumes from the Python tool's position file (a plain integer and a newline)", async () => {

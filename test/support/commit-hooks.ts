@@ -4,26 +4,32 @@
 // compiled file (workers/section-worker.ts); what to do, and at which commit,
 // comes in UZP_TEST_COMMIT_PLAN. Tests build both with commitHooksEnv().
 //
-// Only commits that append data count: a window without records has nothing
-// to cut back, and a test of "killed during a commit" wants data at stake.
+// Only commits that append data count: a window without records has no
+// journal, and a test of "killed during a commit" wants data at stake.
+//
+// 'enospc' runs the disk out of space instead: from the Nth commit with data
+// on, the data files take only `bytes` more bytes in this process (0 with
+// `commit: 0`: full from the start, recovery included), as a full disk does.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommitHooks } from '../../src/storage/window-commit.js';
 
 export interface CommitPlan {
-  /** Right after the pending record is written, or right after the first data file of the commit is appended. */
+  /** Right after the journal is written, or right after the first data file of the commit is appended. */
   at: 'pending' | 'append';
-  /** Strike in this section's Nth commit with data (1 = the first). */
+  /** Strike in this section's Nth commit with data (1 = the first; 0 with 'enospc': from the start). */
   commit: number;
   /**
    * 'kill': SIGKILL the whole process. 'block': stop the worker thread there
    * for good (the process ends only by a signal or process.exit), after
    * writing `<marker>/<section>.blocked` so the test knows.
    */
-  action: 'kill' | 'block';
+  action: 'kill' | 'block' | 'enospc';
   marker?: string;
+  /** 'enospc': bytes the data files take in all once the disk fills. */
+  bytes?: number;
 }
 
 /** What the section worker hands the module's default export. */
@@ -47,7 +53,7 @@ export function blockedMarker(dir: string, section: string): string {
 
 function readPlan(): CommitPlan {
   const plan = JSON.parse(process.env[PLAN_ENV] ?? 'null') as CommitPlan | null;
-  if (!plan || !['pending', 'append'].includes(plan.at) || !['kill', 'block'].includes(plan.action) || !(plan.commit >= 1)) {
+  if (!plan || !['pending', 'append'].includes(plan.at) || !['kill', 'block', 'enospc'].includes(plan.action) || !(plan.commit >= (plan.action === 'enospc' ? 0 : 1))) {
     throw new Error(`${PLAN_ENV} must be a commit plan, got ${JSON.stringify(process.env[PLAN_ENV])}`);
   }
   if (plan.action === 'block' && !plan.marker) throw new Error(`${PLAN_ENV}: 'block' needs a marker directory`);
@@ -66,21 +72,26 @@ export default function commitHooks(target: CommitHookTarget): CommitHooks {
     const cell = new Int32Array(new SharedArrayBuffer(4));
     for (;;) Atomics.wait(cell, 0, 0, 20);
   };
+  // 'enospc': bytes the disk still takes, once full (undefined: not yet).
+  let space: number | undefined = plan.action === 'enospc' && plan.commit === 0 ? (plan.bytes ?? 0) : undefined;
   return {
-    afterPending(): void {
-      // Cron runs only: a backfill segment keeps its own position file, whose commits are not counted.
-      let files: unknown[] = [];
-      try {
-        files = (JSON.parse(readFileSync(`${target.positionFile}.pending`, 'utf8')) as { files: unknown[] }).files;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
+    afterJournal(files): void {
       counted = files.length > 0;
       if (counted) commits++;
+      if (plan.action === 'enospc') {
+        if (counted && commits === plan.commit) space = plan.bytes ?? 0;
+        return;
+      }
       if (counted && plan.at === 'pending' && commits >= plan.commit) strike();
     },
     afterAppend(): void {
-      if (counted && plan.at === 'append' && commits >= plan.commit) strike();
+      if (plan.action !== 'enospc' && counted && plan.at === 'append' && commits >= plan.commit) strike();
+    },
+    spaceFor(): number | undefined {
+      // The first write after the disk fills takes what is left; every later one finds it full.
+      const left = space;
+      if (space !== undefined) space = 0;
+      return left;
     },
   };
 }

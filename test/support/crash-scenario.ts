@@ -101,7 +101,7 @@ export interface CampaignReport {
   rounds: number;
   finalRun: CliRun;
   checks: StreamCheck[];
-  /** "an interrupted window was rolled back" lines in the message logs. */
+  /** "an interrupted window was rolled forward" lines in the message logs. */
   rollbacks: number;
   /** "an interrupted commit had already saved its position" lines. */
   completedCommits: number;
@@ -276,7 +276,7 @@ export class CrashScenario {
   }
 
   /**
-   * Pending commit records now on disk, each with its mtime; with `before`
+   * Commit journals now on disk, each with its mtime; with `before`
    * (an earlier answer), only those written since. Compared with each other,
    * never with Date.now(): file times come from the file system's clock.
    */
@@ -284,7 +284,7 @@ export class CrashScenario {
     const dir = join(this.dir, 'positions');
     const now = new Map<string, number>();
     if (!existsSync(dir)) return now;
-    for (const f of readdirSync(dir).filter((name) => name.endsWith('.pending'))) {
+    for (const f of readdirSync(dir).filter((name) => name.endsWith('.journal'))) {
       const mtime = statSync(join(dir, f)).mtimeMs;
       if (before?.get(f) !== mtime) now.set(f, mtime);
     }
@@ -434,11 +434,28 @@ export class CrashScenario {
   }
 
   rollbacksLogged(): number {
-    return this.messageLogLines(/an interrupted window was rolled back/);
+    return this.messageLogLines(/an interrupted window was rolled forward/);
   }
 
   completedCommitsLogged(): number {
-    return this.messageLogLines(/an interrupted commit had already saved its position/);
+    return this.messageLogLines(/cleared the journal of a committed window|a committed window's data files were completed/);
+  }
+
+  /** Every data file now, path → its bytes. */
+  dataFiles(): Map<string, Buffer> {
+    const files = new Map<string, Buffer>();
+    for (const s of this.streams) {
+      if (!existsSync(s.dir)) continue;
+      for (const f of readdirSync(s.dir)) {
+        if (!this.isDataFile(s.dir, f)) continue;
+        try {
+          files.set(join(s.dir, f), readFileSync(join(s.dir, f)));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    }
+    return files;
   }
 
   private isDataFile(dir: string, file: string): boolean {

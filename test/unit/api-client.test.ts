@@ -461,6 +461,26 @@ describe('ApiClient', () => {
       });
     }
 
+    for (const status of [301, 302, 307, 308]) {
+      it(`a redirect (${status}) is not followed: one request, the target named with the key masked, no retries claimed`, async () => {
+        const api = await fakeApi([
+          (_req, res) => {
+            res.writeHead(status, { location: `https://elsewhere.example/api/v2/logs/mail?token=${KEY}` }).end();
+          },
+        ]);
+        const { client, waits } = makeClient(api.url);
+        const err = await rejectionOf(client.list(1, 2));
+        expect(err).to.be.instanceOf(ApiHttpError);
+        const e = err as ApiHttpError;
+        expect(e.message).to.include(`redirect (HTTP ${status}, to https://elsewhere.example/api/v2/logs/mail?token=`).and.include('set url to it');
+        expect(e.message).to.not.include(KEY).and.not.match(/retr(y|ies)|attempts/);
+        expect(JSON.stringify(e.context)).to.not.include(KEY);
+        expect(e.context.attempts).to.equal(undefined);
+        expect(api.requests).to.have.length(1);
+        expect(waits).to.deep.equal([]);
+      });
+    }
+
     it('fails a 400 with ApiHttpError after one request', async () => {
       const api = await fakeApi([json(400, { status: 400, message: 'starttime must be an integer' })]);
       const { client } = makeClient(api.url);

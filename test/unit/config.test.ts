@@ -277,6 +277,21 @@ describe('config', () => {
   });
 
   describe('API key', () => {
+    it('a key pasted into another option is masked wherever the error echoes it', () => {
+      const envKey = 'ENVKEY-abcdefghijklmnop-0123456789';
+      for (const [text, env] of [
+        [section(`list_timeout = ${KEY}`), {}],
+        [section(`url = https://api.example/v2/logs/mail?token=${KEY} x`), {}],
+        [`[DEFAULT]\napi_key = ${KEY}\n[MailLogger:s]\nlist_retries = ${KEY}\n`, {}],
+        [`[MailLogger:s]\napi_key_env = UZP_KEY\nlist_timeout = ${envKey}\n`, { UZP_KEY: envKey }],
+      ] as const) {
+        const err = failure(text, { env });
+        const shown = `${err.message}\n${JSON.stringify(err.issues)}`;
+        expect(shown, text).to.not.include(KEY).and.not.include(envKey);
+        expect(shown, text).to.match(/\.\.\./);
+      }
+    });
+
     it('is required', () => {
       const e = errors('[MailLogger:s]\ndomain = example.com\n');
       expect(e[0]).to.include({ option: 'api_key' });

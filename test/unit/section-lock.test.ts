@@ -3,7 +3,7 @@ import { onCleanup } from '../support/cleanup.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { expect } from 'chai';
 import { acquireSectionLock, readLockHolder, type LockHolder } from '../../src/storage/section-lock.js';
@@ -189,12 +189,12 @@ describe('section-lock', () => {
     fs.rmSync(lockPath);
   });
 
-  it('an empty lock file is being written when fresh, stale when old', () => {
+  it('a lock file without an owner record is being written when fresh, stale when old', () => {
     fs.mkdirSync(path.dirname(lockPath), { recursive: true });
-    fs.writeFileSync(lockPath, '');
+    fs.writeFileSync(lockPath, '{"pid":');
     const err = catchError(() => acquireSectionLock(lockPath, SECTION));
     expect(err).to.be.instanceOf(LockHeldError);
-    expect(fs.readFileSync(lockPath, 'utf8')).to.equal('');
+    expect(fs.readFileSync(lockPath, 'utf8')).to.equal('{"pid":');
 
     // A minute before the lock's own mtime: the file system's clock, not this process's.
     const old = new Date(fs.statSync(lockPath).mtimeMs - 60_000);
@@ -203,6 +203,58 @@ describe('section-lock', () => {
     const lock = acquireSectionLock(lockPath, SECTION, (m) => logs.push(m));
     expect(readLockHolder(lockPath)?.pid).to.equal(process.pid);
     expect(logs.join('\n')).to.include('no owner record');
+    lock.release();
+  });
+
+  it('an empty lock file no one holds a flock on (the Python tool stopped) is taken over at once', function () {
+    if (process.platform !== 'linux') this.skip();
+    fs.mkdirSync(path.dirname(lockPath), { recursive: true });
+    fs.writeFileSync(lockPath, '');
+    const logs: string[] = [];
+    const lock = acquireSectionLock(lockPath, SECTION, (m) => logs.push(m));
+    expect(readLockHolder(lockPath)?.pid).to.equal(process.pid);
+    expect(logs.join('\n')).to.include('it is empty and no process holds a flock on it');
+    lock.release();
+    expect(fs.existsSync(lockPath)).to.equal(false);
+  });
+
+  it("honours a live flock on the lock file (the Python tool's), empty or not, and takes it at once when that process is gone", async function () {
+    const holder = flockHolder(lockPath);
+    if (!holder) this.skip();
+    fs.mkdirSync(path.dirname(lockPath), { recursive: true });
+    fs.writeFileSync(lockPath, '');
+    const child = holder.spawn();
+    children.push(child);
+    await waitForLine(child, (l) => l === 'LOCKED');
+    for (const content of ['', '{"pid":1,"hostname":"elsewhere","startedAt":"x"}']) {
+      fs.writeFileSync(lockPath, content);
+      const err = catchError(() => acquireSectionLock(lockPath, SECTION));
+      expect(err, `content ${JSON.stringify(content)}`).to.be.instanceOf(LockHeldError);
+      expect((err as LockHeldError).message).to.include(`process ${String(child.pid)}, which holds a FLOCK lock on ${lockPath}`);
+      expect((err as LockHeldError).context.pid).to.equal(child.pid);
+    }
+    fs.writeFileSync(lockPath, '');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const lock = acquireSectionLock(lockPath, SECTION);
+    expect(readLockHolder(lockPath)?.pid).to.equal(process.pid);
+    lock.release();
+  });
+
+  it('a process that exits without releasing removes its own lock, never one that names another holder', async () => {
+    const own = spawnLocker();
+    await waitForLine(own, (l) => l === 'ACQUIRED');
+    const other: LockHolder = { pid: 1, hostname: os.hostname(), startedAt: new Date().toISOString() };
+    fs.writeFileSync(lockPath, JSON.stringify(other));
+    own.stdin?.end(); // process.exit(0) without release
+    await once(own, 'exit');
+    expect(readLockHolder(lockPath)).to.deep.equal(other);
+  });
+
+  it('a lock of ours is never seen without its owner record', () => {
+    const lock = acquireSectionLock(lockPath, SECTION);
+    expect(fs.readdirSync(path.dirname(lockPath))).to.deep.equal(['sec.lock']);
+    expect(readLockHolder(lockPath)?.pid).to.equal(process.pid);
     lock.release();
   });
 
@@ -284,6 +336,32 @@ function waitForLine(child: ChildProcess & { lines: string[] }, match: (line: st
     child.once('exit', onExit);
     check();
   });
+}
+
+/**
+ * A child that takes flock(2) on `file` the way the Python tool does and
+ * prints LOCKED: util-linux `flock` if installed, else python3's fcntl;
+ * undefined when neither is there.
+ */
+function flockHolder(file: string): { spawn: () => ChildProcess & { lines: string[] } } | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+  const wrap = (child: ChildProcess): ChildProcess & { lines: string[] } => {
+    const c = child as ChildProcess & { lines: string[] };
+    c.lines = [];
+    c.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      c.lines.push(...d.split('\n').filter(Boolean));
+      c.emit('lines');
+    });
+    return c;
+  };
+  // exec: the flock holder is the very process the test kills; -o: its child does not inherit the lock.
+  if (has('flock')) return { spawn: () => wrap(spawn('sh', ['-c', 'exec flock -o "$0" sh -c \'echo LOCKED; exec cat\'', file], { stdio: ['pipe', 'pipe', 'inherit'] })) };
+  if (has('python3')) {
+    const py = 'import fcntl,sys\nf=open(sys.argv[1],"a")\nfcntl.flock(f,fcntl.LOCK_EX)\nprint("LOCKED",flush=True)\nsys.stdin.read()';
+    return { spawn: () => wrap(spawn('python3', ['-c', py, file], { stdio: ['pipe', 'pipe', 'inherit'] })) };
+  }
+  return undefined;
 }
 
 async function pidOfExitedProcess(): Promise<number> {

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import type { SectionConfig } from '../../src/config/section-config.js';
 import { MetricsRecorder } from '../../src/engine/shared/section-metrics.js';
 import { WindowLister } from '../../src/engine/worker/window-lister.js';
+import { ApiHttpError, WindowGivenUpError } from '../../src/common/errors.js';
 import type { ErrorLogEntry, SectionLog } from '../../src/storage/section-log.js';
 
 /** A record the API holds at `at`; `record` may lack a time field (timeless). */
@@ -72,5 +73,36 @@ describe('WindowLister', () => {
     expect(first.records).to.deep.equal([timeless, { id: 'a', time: 101 }]);
     expect(second.records).to.deep.equal([{ id: 'b', time: 107 }]);
     expect(metrics.counts.recordsWithoutTime).to.equal(1);
+  });
+
+  it('a listed record outside the range asked for is not written: counted and named by its id; the overlap seconds are not', async () => {
+    const warnings: string[] = [];
+    const { config, metrics, errors } = fixture(100);
+    const log = { info: () => undefined, warn: (m: string) => warnings.push(m), error: (e: ErrorLogEntry) => errors.push(e) } as unknown as SectionLog;
+    const answer = [{ id: 'late', time: 500 }, { id: 'edge-end', time: 110 }, { id: 'in', time: 105 }, { id: 'edge-start', time: 99 }, { id: 'early', time: 10 }];
+    const lister = new WindowLister({ config, client: { list: async () => answer }, metrics, log });
+    const listed = await lister.list({ start: 100, end: 110 });
+    expect(listed.records.map((r) => (r as { id: string }).id)).to.deep.equal(['in']);
+    expect(metrics.counts.recordsOutOfRange).to.equal(2);
+    expect(warnings.join('\n')).to.include('id "late"').and.include('id "early"').and.not.include('edge');
+  });
+
+  it('a window given up says how many attempts it had, or that it was not retried', async () => {
+    const { config, metrics, log } = fixture(100);
+    const fatal = new ApiHttpError('the API answered with a redirect (HTTP 302, to https://x.example)', { status: 302 });
+    const retried = new ApiHttpError('server error HTTP 503', { status: 503, attempts: 3 });
+    for (const [err, says] of [
+      [fatal, '(not retried: asking again cannot change this answer)'],
+      [retried, 'after 3 attempts'],
+    ] as const) {
+      const lister = new WindowLister({ config, client: { list: () => Promise.reject(err) }, metrics, log });
+      const got = await lister.list({ start: 100, end: 110 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(got).to.be.instanceOf(WindowGivenUpError);
+      expect((got as Error).message).to.include(`window 100–110 could not be fetched ${says}`);
+      if (err === fatal) expect((got as Error).message).to.not.match(/retries|attempts/);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { RateBudget } from './rate-budget.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import { acquireSectionLock, type SectionLock } from '../../storage/section-lock.js';
+import { staleHolderWarning } from './stale-holder.js';
 import { emptyMetrics, type SectionMetrics } from '../shared/section-metrics.js';
 import type { SectionStatus } from '../shared/section-status.js';
 import type { MainMessage, RunRange, SectionResult, SectionTask, WorkerMessage } from '../shared/worker-protocol.js';
@@ -42,6 +43,8 @@ export interface SectionState {
   metrics: SectionMetrics;
   progress?: { position: number; rangeStart: number; rangeEnd: number };
   error?: UzpError;
+  /** Skipped because a live process has held its lock long with a stale heartbeat (stale-holder.ts). */
+  staleHolder?: boolean;
 }
 
 const WORKER_FILE = new URL('../../../workers/section-worker.js', import.meta.url);
@@ -127,6 +130,9 @@ export class Coordinator {
     } catch (err) {
       if (err instanceof LockHeldError) {
         this.opts.notify(cfg.section, 'info', err.message);
+        const stale = staleHolderWarning(cfg, err);
+        state.staleHolder = stale !== undefined;
+        if (stale) this.opts.notify(cfg.section, 'warn', stale);
         return this.finish(state, { section: cfg.section, status: 'skipped', metrics: state.metrics, error: serializeError(err) });
       }
       return this.finish(state, { section: cfg.section, status: 'failed', metrics: state.metrics, error: serializeError(err) });

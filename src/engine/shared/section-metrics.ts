@@ -18,6 +18,8 @@ export interface SectionMetrics {
   detailsMissing: number;
   detailsFailed: number;
   recordsWithoutTime: number;
+  /** Listed records whose event time is outside the range the request asked for: not written. */
+  recordsOutOfRange: number;
   truncatedWindows: number;
   gaps: number;
   gapSeconds: number;
@@ -56,6 +58,7 @@ export class MetricsRecorder {
     detailsMissing: 0,
     detailsFailed: 0,
     recordsWithoutTime: 0,
+    recordsOutOfRange: 0,
     truncatedWindows: 0,
     gaps: 0,
     gapSeconds: 0,

@@ -75,7 +75,7 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
   });
 
   try {
-    const segments = planSegments(cfg, opts.range, nowSeconds(), log, metrics);
+    const segments = await planSegments(cfg, opts.range, nowSeconds(), log, metrics, opts.commitHooks);
     // After planSegments: interrupted commits are recovered and the position is known.
     pruneOldData(cfg, nowSeconds(), log, metrics);
     for (const seg of segments) {

@@ -4,7 +4,7 @@
 
 import { PositionAheadError } from '../../common/errors.js';
 import { readPosition, writePosition } from '../../storage/position-store.js';
-import { recoverPendingCommit } from '../../storage/window-commit.js';
+import { recoverPendingCommit, type CommitHooks, type RecoveryOutcome } from '../../storage/window-commit.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import type { SectionLog } from '../../storage/section-log.js';
 import type { MetricsRecorder } from '../shared/section-metrics.js';
@@ -14,6 +14,12 @@ import { capQuarantineStart, type Window } from './window-plan.js';
 export interface Segment {
   from: number;
   to: number;
+  /**
+   * now − end_delay on this host's clock when the run was planned. A run
+   * ends no later than this less how far this host's clock is ahead of the
+   * API's (segment-run.ts, docs/api.md, "Clock").
+   */
+  nowLimit?: number;
   positionFile: string;
   label: string;
   /** Runs before the segment's first window. */
@@ -34,9 +40,15 @@ const BACKFILL_MERGED = 9_999_999_999;
  * Finishes interrupted commits of both position files first, and sets
  * `metrics.position` to the cron position it starts from.
  */
-export function planSegments(cfg: SectionConfig, range: RunRange, now: number, log: SectionLog, metrics: MetricsRecorder): Segment[] {
-  const recovered = recoverPendingCommit(cfg.positionFile, cfg.section);
-  noteRecovery(recovered, cfg.positionFile, log);
+export async function planSegments(
+  cfg: SectionConfig,
+  range: RunRange,
+  now: number,
+  log: SectionLog,
+  metrics: MetricsRecorder,
+  hooks?: CommitHooks,
+): Promise<Segment[]> {
+  noteRecovery(await recoverPendingCommit(cfg.positionFile, cfg.section, hooks), cfg.positionFile, log);
   const cronPos = readPosition(cfg.positionFile, cfg.section);
   metrics.position = cronPos ?? null;
   // No run, cron or backfill, reaches past now − end_delay: records indexed
@@ -61,7 +73,7 @@ export function planSegments(cfg: SectionConfig, range: RunRange, now: number, l
     // position, and the backfill file records the merge, so a rerun neither
     // fetches again what the cron stream holds nor moves it backwards.
     const backfillFile = `${cfg.positionFile}.backfill-${range.from}-${range.to ?? 'now'}`;
-    noteRecovery(recoverPendingCommit(backfillFile, cfg.section), backfillFile, log);
+    noteRecovery(await recoverPendingCommit(backfillFile, cfg.section, hooks), backfillFile, log);
     const backfillPos = readPosition(backfillFile, cfg.section) ?? range.from;
     const backfillAhead = backfillPos === BACKFILL_MERGED ? undefined : positionAhead(cfg, backfillFile, backfillPos, now);
     if (backfillAhead) throw backfillAhead;
@@ -95,21 +107,47 @@ export function planSegments(cfg: SectionConfig, range: RunRange, now: number, l
       }
     }
   }
+  for (const seg of segments) seg.nowLimit = limit;
   return segments.filter((s) => s.from < s.to);
 }
 
-function noteRecovery(outcome: ReturnType<typeof recoverPendingCommit>, file: string, log: SectionLog): void {
-  if (outcome.action === 'rolled-back') {
-    log.warn(
-      `an interrupted window was rolled back (${file}.pending): ` +
-        outcome.files
-          .filter((f) => f.truncatedFrom !== undefined)
-          .map((f) => `${f.path} cut from ${f.truncatedFrom} to ${f.truncatedTo} bytes`)
-          .join(', ') +
-        '; it will be fetched again',
-    );
-  } else if (outcome.action === 'completed') {
-    log.info(`an interrupted commit had already saved its position (${file}); cleared its pending record`);
+function noteRecovery(outcome: RecoveryOutcome, file: string, log: SectionLog): void {
+  for (const f of outcome.files) {
+    // Bytes that did not match, or a file something else cut: a human should look (docs/architecture.md, "Commit protocol").
+    if (f.problem) log.error({ error: `while completing an interrupted window: ${f.problem}`, code: 'UZP_DATA_REPAIRED', path: f.path, rewritten: f.rewritten, blanked: f.blanked });
+  }
+  const grown = outcome.files.filter((f) => f.appended > 0).map((f) => `${f.path} +${f.appended} bytes`);
+  switch (outcome.action) {
+    case 'rolled-forward':
+      log.warn(
+        `an interrupted window was rolled forward from its journal (${outcome.journal ?? file}): ` +
+          (grown.length ? grown.join(', ') : 'its data files were already complete') +
+          `; position set to ${String(outcome.toPosition)}`,
+      );
+      break;
+    case 'completed':
+      if (grown.length) log.warn(`a committed window's data files were completed from its journal (${outcome.journal ?? file}): ${grown.join(', ')}`);
+      else log.info(`cleared the journal of a committed window (${outcome.journal ?? file})`);
+      if (outcome.positionKept !== undefined) {
+        log.warn(`the position file ${file} holds ${String(outcome.positionKept)}, not the end of the journal's window (${String(outcome.toPosition)}): it was changed by hand, so it is kept`);
+      }
+      break;
+    case 'rolled-back':
+      log.warn(
+        `an interrupted window of an older release was rolled back (${file}.pending): ` +
+          (outcome.truncated ?? [])
+            .filter((f) => f.truncatedFrom !== undefined)
+            .map((f) => `${f.path} cut from ${String(f.truncatedFrom)} to ${f.truncatedTo} bytes`)
+            .join(', ') +
+          '; it will be fetched again',
+      );
+      break;
+    case 'none':
+      break;
+    default: {
+      const never: never = outcome.action;
+      throw new Error(`unknown recovery ${String(never)}`);
+    }
   }
 }
 

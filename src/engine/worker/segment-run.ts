@@ -7,7 +7,7 @@ import { dataFileName } from '../../config/file-names.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import { readPosition } from '../../storage/position-store.js';
 import type { SectionLog } from '../../storage/section-log.js';
-import { commitWindow, type CommitHooks } from '../../storage/window-commit.js';
+import { WindowCommitter, type CommitHooks } from '../../storage/window-commit.js';
 import type { MetricsRecorder } from '../shared/section-metrics.js';
 import type { WorkerMessage } from '../shared/worker-protocol.js';
 import { eventTime } from './event-time.js';
@@ -48,6 +48,28 @@ export async function runSegment(seg: Segment, ctx: SegmentRunContext): Promise<
     resumedAt: readPosition(seg.positionFile, cfg.section) === seg.from ? seg.from : undefined,
   });
   log.info(`${seg.label} run: ${seg.from} → ${seg.to} in windows of ${length} s`);
+  const committer = new WindowCommitter(seg.positionFile, cfg.section, ctx.commitHooks);
+  try {
+    await runWindows(windows, lister, details, committer, seg, ctx);
+  } catch (err) {
+    // Also after a failure: the windows committed so far are made durable and
+    // their journal removed (a window cut short keeps its journal). The
+    // failure itself is what the section reports.
+    await committer.seal().catch(() => undefined);
+    throw err;
+  }
+  await committer.seal();
+}
+
+async function runWindows(
+  windows: Iterator<Window>,
+  lister: WindowLister,
+  details: Limiter,
+  committer: WindowCommitter,
+  seg: Segment,
+  ctx: SegmentRunContext,
+): Promise<void> {
+  const { config: cfg, metrics } = ctx;
 
   // Pipelining: while one window's details are fetched, the next window's
   // list is already requested, and once listed its details queue behind the
@@ -55,22 +77,36 @@ export async function runSegment(seg: Segment, ctx: SegmentRunContext): Promise<
   // commit. Commits still happen strictly in order; at most two windows wait
   // for details and one more is being listed.
   let next: Promise<ListedWindow> | undefined;
+  const clock = new ClockCheck(seg, ctx);
   const startListing = (): Promise<ListedWindow> | undefined => {
     const w = windows.next();
-    if (w.done || ctx.signal.aborted) return undefined;
+    if (w.done || ctx.signal.aborted || w.value.start >= clock.end()) return undefined;
     const p = lister.list(w.value);
     p.catch(() => undefined); // observed when awaited in order below
     return p;
   };
   const commitWhenFetched = async (pending: PendingWindow): Promise<boolean> => {
-    const records = await pending.records;
+    let records = await pending.records;
     if (ctx.signal.aborted) return false;
-    commit(pending.listed.window, records, seg, ctx);
-    metrics.position = seg.positionFile === cfg.positionFile ? pending.listed.window.end : metrics.position;
+    let w = pending.listed.window;
+    // The API's clock may be behind this host's: nothing at or after its now − end_delay is written.
+    const end = clock.end();
+    if (w.start >= end) return false;
+    if (w.end > end) {
+      const listed = pending.listed.records;
+      records = records.filter((_, i) => {
+        const t = eventTime(cfg.category, listed[i]);
+        return t === undefined || t < end;
+      });
+      ctx.log.info(`window ${w.start}–${w.end} ends at ${end} instead: the API's clock is ${String(ctx.client.clockSkewSeconds)} s behind this host's; the rest is fetched by the next run`);
+      w = { start: w.start, end };
+    }
+    await commit(w, records, committer, ctx);
+    metrics.position = seg.positionFile === cfg.positionFile ? w.end : metrics.position;
     ctx.emit({
       type: 'progress',
       section: cfg.section,
-      position: pending.listed.window.end,
+      position: w.end,
       rangeStart: seg.from,
       rangeEnd: seg.to,
       metrics: metrics.snapshot(),
@@ -97,6 +133,39 @@ export async function runSegment(seg: Segment, ctx: SegmentRunContext): Promise<
   if (pending) await commitWhenFetched(pending);
 }
 
+/** Seconds of skew between this host's clock and the API's above which a run says so. */
+export const CLOCK_SKEW_WARN_SECONDS = 5;
+
+/**
+ * Where the segment must end given the API's clock: the earlier of this
+ * host's now and the API's (its Date header), less end_delay. A fast local
+ * clock would otherwise reach past records the service has not indexed yet.
+ */
+class ClockCheck {
+  private warned = false;
+
+  constructor(
+    private readonly seg: Segment,
+    private readonly ctx: SegmentRunContext,
+  ) {}
+
+  end(): number {
+    const skew = this.ctx.client.clockSkewSeconds;
+    if (skew === undefined) return this.seg.to;
+    if (!this.warned && Math.abs(skew) > CLOCK_SKEW_WARN_SECONDS) {
+      this.warned = true;
+      const message =
+        `this host's clock is ${Math.abs(skew)} s ${skew > 0 ? 'ahead of' : 'behind'} the API's (its Date header)` +
+        (skew > 0 ? '; runs end at the API\'s now − end_delay so that late records are not skipped' : '') +
+        '. Check NTP (timedatectl, chronyc tracking)';
+      this.ctx.log.warn(message);
+      this.ctx.emit({ type: 'log', section: this.ctx.config.section, level: 'warn', message });
+    }
+    if (skew <= 0 || this.seg.nowLimit === undefined) return this.seg.to;
+    return Math.min(this.seg.to, this.seg.nowLimit - skew);
+  }
+}
+
 async function withDetailsFetched(listed: ListedWindow, ctx: SegmentRunContext, limiter: Limiter): Promise<unknown[]> {
   if (ctx.config.category !== 'mail') return listed.records;
   const { metrics } = ctx;
@@ -116,6 +185,9 @@ async function withDetailsFetched(listed: ListedWindow, ctx: SegmentRunContext, 
         case 'failed':
           // Never drop the record: the summary stands in (docs/api.md, "Detail").
           metrics.counts.detailsFailed++;
+          if (res.error.code === 'UZP_API_MALFORMED') {
+            ctx.log.warn(`the detail of queue_id ${JSON.stringify(String(qid))} could not be read (${res.error.message}); its summary record is written instead`);
+          }
           return summary;
         default: {
           const never: never = res;
@@ -126,7 +198,7 @@ async function withDetailsFetched(listed: ListedWindow, ctx: SegmentRunContext, 
   );
 }
 
-function commit(w: Window, records: unknown[], seg: Segment, ctx: SegmentRunContext): void {
+async function commit(w: Window, records: unknown[], committer: WindowCommitter, ctx: SegmentRunContext): Promise<void> {
   const { config: cfg, metrics } = ctx;
   const appends = new Map<string, string>();
   const writeTime = new Date();
@@ -136,14 +208,7 @@ function commit(w: Window, records: unknown[], seg: Segment, ctx: SegmentRunCont
     appends.set(file, (appends.get(file) ?? '') + JSON.stringify(r) + '\n');
   }
   ctx.fence?.();
-  commitWindow({
-    section: cfg.section,
-    positionFile: seg.positionFile,
-    fromPosition: w.start,
-    toPosition: w.end,
-    appends,
-    hooks: ctx.commitHooks,
-  });
+  await committer.commit({ fromPosition: w.start, toPosition: w.end, appends });
   metrics.counts.recordsWritten += records.length;
   metrics.counts.windowsCommitted++;
 }

@@ -3,7 +3,10 @@
 // down to single seconds, and records without an event time are written once
 // even when two overlapping requests returned them both.
 
-import { AbortedError, ApiAuthError, RunDeadlineError, UzpError, WindowGivenUpError } from '../../common/errors.js';
+import path from 'node:path';
+import { AbortedError, ApiAuthError, RunDeadlineError, UnparsableAnswerError, UzpError, WindowGivenUpError } from '../../common/errors.js';
+import { strftime } from '../../config/strftime.js';
+import { writeFileAtomicDurable } from '../../storage/durable-fs.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import type { SectionLog } from '../../storage/section-log.js';
 import type { MetricsRecorder } from '../shared/section-metrics.js';
@@ -113,6 +116,15 @@ export class WindowLister {
         keyed.push({ t: w.start, r });
       } else if (t >= w.start && t < w.end) {
         keyed.push({ t, r });
+      } else if (t < w.start - 1 || t > w.end) {
+        // Not in the range asked for (which is one second wider at the start
+        // and may include its end): the service sent it anyway. Another
+        // window's request is where it belongs; it is not written from here.
+        this.#metrics.counts.recordsOutOfRange++;
+        this.#log.warn(`a listed record (${recordId(r)}) has event time ${t}, outside the range ${w.start - 1}–${w.end} that was asked for; it is not written with this window`, {
+          recordId: recordId(r),
+          eventTime: t,
+        });
       }
     }
     this.#timeless.push(timelessHere);
@@ -133,14 +145,50 @@ export class WindowLister {
         Object.assign(err.context, { from: w.start, to: w.end });
         throw err;
       }
+      if (err instanceof UnparsableAnswerError) return this.#reject(err, starttime, endtime, w);
       const e = err instanceof UzpError ? err : undefined;
+      // Only an error that used up its retries says how many attempts it had; others were not retried.
+      const attempts = e?.context.attempts;
+      const how = typeof attempts === 'number' ? `after ${attempts} attempts` : '(not retried: asking again cannot change this answer)';
       throw new WindowGivenUpError(
-        `section ${cfg.section}: window ${w.start}–${w.end} could not be fetched after ${cfg.listRetries} retries ` +
+        `section ${cfg.section}: window ${w.start}–${w.end} could not be fetched ${how} ` +
           `(${e ? e.message : String(err)}); the position stays at ${w.start} and the next run fetches it again`,
         { section: cfg.section, from: w.start, to: w.end, cause: e?.code },
         { cause: err },
       );
     }
+  }
+
+  /**
+   * Every attempt got the same answer that cannot be read as records: asking
+   * again cannot help, and stopping would block the section on every run.
+   * The answer is kept in a rejects file beside the error log, the window
+   * is a gap in the error log, and the run goes on (docs/api.md, "Errors").
+   */
+  #reject(err: UnparsableAnswerError, starttime: number, endtime: number, w: Window): unknown[] {
+    const cfg = this.#cfg;
+    const errorLog = path.resolve(cfg.outputDirectory, strftime(cfg.errorLogFileName, new Date()));
+    const file = path.join(path.dirname(errorLog), `rejects_${cfg.section.replace(/[^A-Za-z0-9._-]+/g, '_')}_${starttime}-${endtime}.txt`);
+    let kept = `kept in ${file}`;
+    try {
+      writeFileAtomicDurable(file, err.body);
+    } catch (writeErr) {
+      kept = `could not be kept in ${file} (${writeErr instanceof Error ? writeErr.message : String(writeErr)})`;
+    }
+    const reason = `every attempt of the list request for ${starttime}–${endtime} got the same answer that cannot be read as records; the answer is ${kept}`;
+    this.#metrics.counts.gaps++;
+    this.#metrics.counts.gapSeconds += w.end - w.start;
+    this.#log.error({
+      error: `gap: records from ${w.start} to ${w.end} were not fetched: ${reason} (${err.message})`,
+      code: 'UZP_GAP',
+      errorClass: 'Gap',
+      gap: true,
+      from: w.start,
+      to: w.end,
+      reason,
+      rejectsFile: file,
+    });
+    return [];
   }
 
   /**
@@ -167,4 +215,22 @@ export class WindowLister {
     }
     return { raw: best, full: bestFull };
   }
+}
+
+/** How a record is named in a log line: its id field, else the start of its JSON. */
+function recordId(r: unknown): string {
+  if (typeof r === 'object' && r !== null) {
+    const o = r as Record<string, unknown>;
+    for (const k of ['queue_id', 'id', '_id', 'message_id']) {
+      const v = o[k];
+      if (typeof v === 'string' || typeof v === 'number') return `${k} ${JSON.stringify(v)}`;
+    }
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(r) ?? String(r);
+  } catch {
+    text = String(r);
+  }
+  return `no id; ${text.length > 80 ? `${text.slice(0, 80)}…` : text}`;
 }
