@@ -86,12 +86,26 @@ export function loadConfig(
   const keys = [
     ...sections.map((c) => c.apiKey),
     ...optionSets.map((o) => o.get('api_key') ?? ''),
-    // A section that failed has no resolved key: the one its api_key_env names.
+    // A section that failed has no resolved key: the one its api_key_env or api_key_file names.
     ...optionSets.map((o) => ctx.env[(o.get('api_key_env') ?? '').trim()] ?? ''),
+    ...optionSets.map((o) => keyFileText(dir, o.get('api_key_file'))),
   ].filter((k) => k.trim().length >= 8 && !PLACEHOLDER_KEYS.includes(k.trim()));
   const reported = issues.all().map((i) => maskIssue(i, keys));
   if (issues.hasErrors()) throw new ConfigError(summarize(abs, reported), reported, { path: abs });
   return { path: abs, dir, sections, otherSections, warnings: reported };
+}
+
+/** What an api_key_file holds, trimmed, for masking only; '' when it cannot be read or is too big to be a key. */
+function keyFileText(dir: string, value: string | undefined): string {
+  const name = (value ?? '').trim();
+  if (name === '') return '';
+  try {
+    const file = resolve(dir, name);
+    if (fs.statSync(file).size > 4096) return '';
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 function maskIssue(issue: ConfigIssue, keys: readonly string[]): ConfigIssue {

@@ -292,6 +292,15 @@ describe('config', () => {
       }
     });
 
+    it('a key from api_key_file is masked in the errors of the section that failed', () => {
+      const fileKey = 'FILEKEY-abcdefghijklmnop-0123456789';
+      fs.writeFileSync(join(tmp, 'the.key'), `${fileKey}\n`, { mode: 0o600 });
+      const err = failure(`[MailLogger:s]\napi_key_file = the.key\nlist_timeout = ${fileKey}\n`, { env: {} });
+      const shown = `${err.message}\n${JSON.stringify(err.issues)}`;
+      expect(shown).to.include('list_timeout');
+      expect(shown).to.not.include(fileKey);
+    });
+
     it('is required', () => {
       const e = errors('[MailLogger:s]\ndomain = example.com\n');
       expect(e[0]).to.include({ option: 'api_key' });
