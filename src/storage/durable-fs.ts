@@ -198,32 +198,19 @@ export async function fsyncFileAsync(file: string): Promise<void> {
   }
 }
 
-/** `mkdirDurable` without blocking: only a missing directory costs anything. */
+/**
+ * `mkdirDurable` without blocking in the usual case: the directory exists, and
+ * one asynchronous stat says so. Only a missing one (the first window of a new
+ * hour's directory, say) takes the synchronous path, a handful of mkdirs and
+ * directory fsyncs once.
+ */
 export async function mkdirDurableAsync(dir: string, mode: number = DIR_MODE): Promise<void> {
-  const missing: string[] = [];
-  let cur = path.resolve(dir);
-  for (;;) {
-    try {
-      const st = await fs.promises.stat(cur);
-      if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${cur}'`), { code: 'ENOTDIR', path: cur });
-      break;
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-      missing.push(cur);
-      const parent = path.dirname(cur);
-      if (parent === cur) break;
-      cur = parent;
-    }
+  try {
+    if ((await fs.promises.stat(dir)).isDirectory()) return;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
   }
-  for (const d of missing.reverse()) {
-    try {
-      await fs.promises.mkdir(d, { mode });
-    } catch (err) {
-      if (!isErrno(err, 'EEXIST')) throw err;
-      continue;
-    }
-    await fsyncDirAsync(path.dirname(d));
-  }
+  mkdirDurable(dir, mode);
 }
 
 export interface WriteAtOptions {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { StateCorruptError, WriteError } from '../common/errors.js';
 import { errnoCode, removeDurable, truncateDurable } from './durable-fs.js';
 import { readPosition } from './position-store.js';
+import { isObject, isWholeNumber } from './json-shape.js';
 
 export interface PendingFile {
   path: string;
@@ -183,15 +184,6 @@ function pendingRecordProblem(v: unknown): string | undefined {
     if (f.appendBytes !== undefined && !isWholeNumber(f.appendBytes)) return `files[${i}].appendBytes is not a whole number`;
   }
   return undefined;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A non-negative safe integer (seconds or bytes). */
-function isWholeNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
 function corrupt(pendingFile: string, positionFile: string, section: string, what: string): StateCorruptError {

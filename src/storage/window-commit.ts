@@ -27,6 +27,7 @@ import path from 'node:path';
 import { StateCorruptError, WriteError } from '../common/errors.js';
 import { errnoCode, fsyncDirAsync, fsyncFileAsync, removeAsync, writeAtDurable, writeFileAtomicAsync } from './durable-fs.js';
 import { recoverLegacyPendingCommit } from './legacy-pending-commit.js';
+import { isObject, isWholeNumber } from './json-shape.js';
 import { readPosition, writePositionAsync } from './position-store.js';
 
 export const JOURNAL_VERSION = 2;
@@ -468,14 +469,6 @@ function headerProblem(v: unknown): string | undefined {
     if (!isWholeNumber(f.appendBytes)) return `files[${i}].appendBytes missing or not a whole number`;
   }
   return undefined;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isWholeNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
 function corrupt(journalFile: string, positionFile: string, section: string, what: string): StateCorruptError {
