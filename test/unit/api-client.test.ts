@@ -402,11 +402,11 @@ describe('ApiClient', () => {
       expect(waits).to.deep.equal([2000, 4000]);
     });
 
-    it('waits 60 s when Retry-After is garbage', async () => {
-      const api = await fakeApi([tooManyRequests('soon-ish'), json(200, [])]);
+    it('backs off exponentially when Retry-After is garbage', async () => {
+      const api = await fakeApi([tooManyRequests('soon-ish'), tooManyRequests('soon-ish'), json(200, [])]);
       const { client, waits } = makeClient(api.url);
       await client.list(1, 2);
-      expect(waits).to.deep.equal([60000]);
+      expect(waits).to.deep.equal([2000, 4000]);
     });
 
     it('accepts an HTTP-date Retry-After', async () => {
