@@ -417,6 +417,22 @@ describe('ApiClient', () => {
       expect(waits[0]).to.be.within(28_000, 31_000);
     });
 
+    it("runs a detail's retry wait through the caller's whileWaiting, and only the wait", async () => {
+      const api = await fakeApi([tooManyRequests('3'), json(200, { queue_id: 'q1' })]);
+      const { client, waits } = makeClient(api.url);
+      const wrapped: number[] = [];
+      const res = await client.detail('q1', 5, {
+        whileWaiting: async (wait) => {
+          const before = waits.length;
+          await wait();
+          wrapped.push(waits.length - before);
+        },
+      });
+      expect(res.status).to.equal('ok');
+      expect(waits).to.deep.equal([3000]);
+      expect(wrapped, 'one wait, inside the wrapper').to.deep.equal([1]);
+    });
+
     it('has its own budget: a 429 is retried even with listRetries = 0', async () => {
       const api = await fakeApi([tooManyRequests('1'), json(200, [RECORD])]);
       const { client } = makeClient(api.url, { listRetries: 0 });
