@@ -21,7 +21,9 @@
 //   refills at its reset is best used in full. (b) pauses every grant until
 //   its Retry-After has passed (1 s when it has none), and the quota is
 //   estimated from requests the service admitted, as below. (c) pauses
-//   nothing, and cuts the rate as below, but lowers the estimate only when
+//   nothing; it cuts the rate at once to `backoff` × the estimate (the
+//   answers in flight would otherwise find the bucket still empty), refines
+//   the cut as below, but lowers the estimate only when
 //   429s were at least LOWER_SHARE of the answers since the episode before:
 //   a 429 where the estimate stood is what probing looks for, and a random
 //   one there must not drag the estimate down (see "cannot collapse" below). Between two episodes the service's bucket went from
@@ -265,17 +267,20 @@ export class QuotaEstimator implements Pacer {
       return;
     }
     const mayLower = crowded || (between.rejected >= LOWER_MIN && between.share >= LOWER_SHARE + this.evidence.backgroundShare);
+    const rateAtEpisode = this.rateAt(now);
+    // A probe pauses nothing: its cut goes at once, to backoff × the estimate, and is refined below.
+    if (probing && this.quotaEstimate !== undefined) this.aimdRate = Math.max(MIN_RATE, Math.min(this.aimdRate, this.backoff * this.quotaEstimate));
     // Workers report admissions in batches up to ADMITTED_FLUSH_MS old: decide once they are in.
     if (this.cutTimer !== undefined) this.timers.clear(this.cutTimer);
     this.cutTimer = this.timers.set(() => {
       this.cutTimer = undefined;
-      this.cut(now, previous, mayLower);
+      this.cut(now, previous, mayLower, rateAtEpisode);
       this.onCut?.();
     }, CUT_DELAY_MS);
   }
 
-  /** Estimates the quota for the episode that began at `at` and cuts the rate below it. */
-  private cut(at: number, previous: number | undefined, mayLower: boolean): void {
+  /** Estimates the quota for the episode that began at `at` (when the rate was `rateAtEpisode`) and cuts the rate below it. */
+  private cut(at: number, previous: number | undefined, mayLower: boolean, rateAtEpisode: number): void {
     const now = this.now();
     const admitted = this.admittedSinceEpisode;
     this.admittedSinceEpisode = 0;
@@ -291,7 +296,7 @@ export class QuotaEstimator implements Pacer {
       // an underestimate would cost the long climb back.
       measured = (this.tally.admitted * 1000) / firstSpan;
     }
-    const current = this.rateAt(now);
+    const current = rateAtEpisode;
     // Admissions cannot tell more than was sent: when pacing, the paced rate bounds the estimate.
     let estimate = Math.max(measured, this.admittedLastSecond(now));
     if (Number.isFinite(current)) estimate = Math.min(estimate, current);
