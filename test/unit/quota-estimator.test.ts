@@ -47,6 +47,7 @@ describe('QuotaEstimator', () => {
   it('a burst of 429s asks for a pause of its Retry-After, a second without one; a long Retry-After alone pauses too, never longer than MAX_PAUSE_MS', () => {
     const time = new VirtualTime();
     const { estimator } = estimatorAt(time);
+    estimator.admitted(1000); // a key that met few 429s while free: a burst is BURST of them
     time.runUntil(1000);
     burst(estimator, 2);
     expect(estimator.pausedUntil).to.equal(3000);

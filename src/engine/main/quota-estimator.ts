@@ -222,6 +222,7 @@ export class QuotaEstimator implements Pacer {
   }
 
   private countAdmitted(now: number, count: number): void {
+    this.evidence.learning = this.quotaEstimate === undefined;
     this.firstAdmitAt ??= now;
     this.tally.admitted += count;
     this.admittedSinceEpisode += count;
@@ -237,6 +238,7 @@ export class QuotaEstimator implements Pacer {
     const window = saysNoneRemain || this.meter.exhausted || (hasRetryAfter && retryAfterSeconds >= LONG_RETRY_AFTER_SECONDS);
     const sameEpisode = this.episodeAt !== undefined && now < Math.max(this.episodeAt + EPISODE_MIN_MS, this.pause);
     if (sameEpisode) {
+      this.evidence.inEpisode();
       // Answers to requests sent before the episode began: counted in it, not as evidence for the
       // next one (which would then find a burst that was this one). The service's word still pauses.
       if (window || this.episodePauses) {
@@ -246,6 +248,7 @@ export class QuotaEstimator implements Pacer {
       if (window) this.meter.forget();
       return;
     }
+    this.evidence.learning = this.quotaEstimate === undefined;
     this.evidence.rateLimited(now);
     const crowded = !window && (this.evidence.burst() || this.evidence.highShare(now));
     const probing = !window && !crowded && this.quotaEstimate !== undefined && this.aimdRate >= AT_ESTIMATE * this.quotaEstimate;

@@ -15,9 +15,9 @@
 //   that has run into its quota gets nothing but 429s, so it takes 6. With
 //   a background share of 429s b, 2 × RECENT × b more are asked for (7 at
 //   5 %, 8 at 10 %), which keeps the chance near 10⁻⁵.
-// - the answers of the last SHARE_MS: SHARE_MIN 429s or more that are at
-//   least SHARE above the key's background share of 429s (the share over
-//   its last few thousand answers, BACKGROUND_ANSWERS) of them. This catches
+// - the answers of the last SHARE_MS, from its first 429 on: SHARE_MIN 429s or more that are at
+//   least SHARE above the key's background share of 429s (the share it met
+//   while free, BACKGROUND_PRIOR) of them. This catches
 //   a rate well above the quota, whose 429s come mixed with admissions.
 //   Random 429s at 5 % reach it with a chance of about 10⁻⁶ at 20 answers a
 //   second (12 or more of 40) and less at more; the count matters as much as
@@ -32,8 +32,14 @@ export const BURST = 6;
 export const SHARE_MS = 2000;
 export const SHARE = 0.15;
 export const SHARE_MIN = 12;
-/** Answers the background share is averaged over (an exponential average). */
-export const BACKGROUND_ANSWERS = 2000;
+/**
+ * The background share is learnt only while the key is free (before any
+ * quota estimate, when no 429 can be our rate's doing at a share below the
+ * tests above), as 429s ÷ (answers + BACKGROUND_PRIOR): on a paced key the
+ * 429s are the suspects, and a background learnt from them would raise the
+ * bar for the very evidence that should lower a too-high estimate.
+ */
+export const BACKGROUND_PRIOR = 200;
 const SLOT_MS = 100;
 const SLOTS = SHARE_MS / SLOT_MS;
 
@@ -46,7 +52,10 @@ export class ThrottleEvidence {
   /** Since the last call of sinceMark(): answers and 429s. */
   private markAnswers = 0;
   private markRejected = 0;
-  private background = 0;
+  private freeAnswers = 0;
+  private freeRejected = 0;
+  /** Whether answers now teach the background share (the key is free). */
+  learning = true;
 
   /** Plain answers (not 429) that arrived now. */
   admitted(now: number, count: number): void {
@@ -54,7 +63,7 @@ export class ThrottleEvidence {
     for (let i = 0; i < Math.min(count, RECENT); i++) this.push(0);
     this.add(now, count, 0);
     this.markAnswers += count;
-    this.background *= (1 - 1 / BACKGROUND_ANSWERS) ** count;
+    if (this.learning) this.freeAnswers += count;
   }
 
   /** A 429 that arrived now. */
@@ -63,12 +72,21 @@ export class ThrottleEvidence {
     this.add(now, 1, 1);
     this.markAnswers++;
     this.markRejected++;
-    this.background += (1 - this.background) / BACKGROUND_ANSWERS;
+    if (this.learning) {
+      this.freeAnswers++;
+      this.freeRejected++;
+    }
   }
 
-  /** The share of 429s over about the last BACKGROUND_ANSWERS answers. */
+  /** A 429 inside a running episode: counted for sinceMark() only, not as evidence of a burst or share. */
+  inEpisode(): void {
+    this.markAnswers++;
+    this.markRejected++;
+  }
+
+  /** The share of 429s a free key met (see BACKGROUND_PRIOR). */
   get backgroundShare(): number {
-    return this.background;
+    return this.freeRejected / (this.freeAnswers + BACKGROUND_PRIOR);
   }
 
   /** Whether the latest answers make a burst of 429s (see the header comment). */
@@ -76,7 +94,7 @@ export class ThrottleEvidence {
     let n = 0;
     for (const r of this.recent) n += r;
     // More random 429s in the background make a chance burst likelier: ask for more (see above).
-    return n >= Math.min(RECENT, BURST + Math.round(2 * RECENT * this.background));
+    return n >= Math.min(RECENT, BURST + Math.floor(2 * RECENT * this.backgroundShare));
   }
 
   /** Whether 429s were a high share of the answers of the last SHARE_MS (see the header comment). */
@@ -84,11 +102,16 @@ export class ThrottleEvidence {
     this.advance(now);
     let answers = 0;
     let rejected = 0;
-    for (let i = 0; i < SLOTS; i++) {
+    // From the oldest slot with a 429 on: admissions before the 429s began would dilute a share that just rose.
+    let started = false;
+    for (let k = SLOTS - 1; k >= 0; k--) {
+      const i = (this.slotIndex - k + SLOTS * 2) % SLOTS;
+      started ||= (this.rejected[i] ?? 0) > 0;
+      if (!started) continue;
       answers += this.answers[i] ?? 0;
       rejected += this.rejected[i] ?? 0;
     }
-    return rejected >= SHARE_MIN && rejected >= (SHARE + this.background) * answers;
+    return rejected >= SHARE_MIN && rejected >= (SHARE + this.backgroundShare) * answers;
   }
 
   /** Forgets the recent answers (not the background share): a new episode judges the 429s after it. */
