@@ -1,4 +1,4 @@
-// `npm run bench [-- latency rate scale]`: the issue-4 benchmarks, each
+// `npm run bench [-- latency rate throttle scale]`: the issue-4 and issue-8 benchmarks, each
 // against the mock API with the collector as a child process. Prints the
 // figures as it goes and a Markdown summary at the end (bench/RESULTS.md
 // holds a copy with the machine it ran on). Figures, not pass/fail: the
@@ -7,9 +7,10 @@
 import { latencyBound, LATENCY_DEFAULTS, type LatencyBoundResult } from './latency-bound.js';
 import { rateLimitBound, type RateLimitResult, type RateScenario } from './rate-limit-bound.js';
 import { bigBackfill, manySections, type BackfillResult, type ManySectionsResult } from './scale.js';
+import { throttleBound, type ThrottleOptions, type ThrottleResult } from './throttle-bound.js';
 import { machine, round } from './support.js';
 
-const GROUPS = ['latency', 'rate', 'scale'] as const;
+const GROUPS = ['latency', 'rate', 'throttle', 'scale'] as const;
 type Group = (typeof GROUPS)[number];
 
 const RATE = 50;
@@ -61,6 +62,40 @@ async function main(): Promise<number> {
       lines.push(
         `| (b) ${scenario}, 4 sections, ${RATE} req/s | **${pct(r.ofRate)}** of ${RATE} req/s (${r.achievedPerSecond}), 429s ${r.rateLimited} of ${r.requests} = **${pct(r.share429)}**, most in any 1 s ${r.maxInAnySecond}, peak RSS ${r.peakRssMiB} MiB | ${target} |`,
       );
+    }
+  }
+
+  if (run('throttle')) {
+    // (d1) Laravel fixed window, 300 per 60 s, shared by 4 sections: about 2.5 windows of work.
+    {
+      const o: ThrottleOptions = { random429: 0, quota: 0, fixedWindow: { requests: 300, seconds: 60 }, sections: 4, latencyMs: 5, minutes: 4 };
+      say('\n(d1) fixed window 300 per 60 s per key, 4 mail sections ...');
+      const r = await throttleBound(o);
+      const windows = (r.windows ?? []).map((w) => `${w.admitted}+${w.rejected}×429`).join(', ');
+      say(`    ${r.requests} requests in ${r.wallSeconds} s; windows (admitted + refused): ${windows}`);
+      say(`    ${pct(r.ofWindowQuota ?? 0)} of each full window's quota used (target ≥ 90 %); 429s ${r.rateLimited} = ${pct(r.share429)} (target < 3 %); sent while paused before the reset: ${r.sentWhilePaused} (target 0)`);
+      lines.push(
+        `| (d1) fixed window 300/60 s, 4 sections | **${pct(r.ofWindowQuota ?? 0)}** of the window quota (windows ${windows}), 429s ${r.rateLimited} of ${r.requests} = **${pct(r.share429)}**, sent while paused ${r.sentWhilePaused}, wall ${r.wallSeconds} s | ≥ 90 %, < 3 % 429, 0 while paused |`,
+      );
+    }
+    // (d2) random 429s and no quota; (d3) on top of a token bucket. Each beside the same run without them.
+    const groups: { name: string; base: ThrottleOptions; shares: number[]; targets: Record<number, string> }[] = [
+      { name: '(d2) random 429s, no quota', base: { random429: 0, quota: 0, sections: 4, latencyMs: 20, minutes: 10 }, shares: [0.02, 0.05], targets: { 0.02: '≤ 2 ×', 0.05: '≤ 3 ×' } },
+      { name: `(d3) random 429s on a ${RATE} req/s token bucket`, base: { random429: 0, quota: RATE, sections: 4, latencyMs: 5, minutes: 8 }, shares: [0.02], targets: { 0.02: '–' } },
+    ];
+    for (const g of groups) {
+      const runs: ThrottleResult[] = [];
+      for (const p of [0, ...g.shares]) {
+        say(`\n${g.name}: ${pct(p)} random 429s, 4 mail sections, L = ${g.base.latencyMs} ms ...`);
+        const r = await throttleBound({ ...g.base, random429: p });
+        runs.push(r);
+        const slow = r.wallSeconds / (runs[0]?.wallSeconds ?? r.wallSeconds);
+        const ofQuota = g.base.quota > 0 ? `, ${pct(r.achievedPerSecond / g.base.quota)} of ${g.base.quota}` : '';
+        say(`    ${r.requests} requests in ${r.wallSeconds} s (${round(slow, 2)} × the run without random 429s): ${r.achievedPerSecond} admitted req/s${ofQuota}; 429s ${r.rateLimited} = ${pct(r.share429)} (${r.random429s} random)`);
+        lines.push(
+          `| ${g.name}, ${pct(p)} | wall ${r.wallSeconds} s = **${round(slow, 2)} ×** the run without them; ${r.achievedPerSecond} admitted req/s${ofQuota}; 429s ${r.rateLimited} of ${r.requests} = ${pct(r.share429)} (${r.random429s} random) | ${p === 0 ? '(baseline)' : (g.targets[p] ?? '–')} |`,
+        );
+      }
     }
   }
 

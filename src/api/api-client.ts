@@ -115,7 +115,11 @@ interface RequestSpec<T> {
   retries: number;
   sleepSeconds: number;
   interpret: (status: number, headers: Headers, text: string, ctx: ErrorContext) => Attempt<T>;
+  whileWaiting?: WaitWrapper | undefined;
 }
+
+/** Runs the wait before a retry; a caller's way to free what the request holds meanwhile (a detail slot). */
+export type WaitWrapper = (wait: () => Promise<void>) => Promise<void>;
 
 export interface ProxySettings {
   httpProxy: string;
@@ -222,7 +226,7 @@ export class ApiClient {
   }
 
   /** The full record of one mail message; see the header comment for what throws. */
-  async detail(queueId: string, time: number): Promise<DetailResult> {
+  async detail(queueId: string, time: number, opts: { whileWaiting?: WaitWrapper } = {}): Promise<DetailResult> {
     const o = this.#opts;
     if (o.category !== 'mail') throw new TypeError(`section ${o.section}: detail() is for category mail only, not ${o.category}`);
     if (queueId === '') {
@@ -245,6 +249,7 @@ export class ApiClient {
         timeoutMs: o.detailTimeoutMs,
         retries: o.detailRetries,
         sleepSeconds: o.detailSleepSeconds,
+        whileWaiting: opts.whileWaiting,
         interpret: (status, headers, text, ctx) => {
           if (status >= 200 && status < 300) {
             const parsed = parseJson(text);
@@ -457,7 +462,8 @@ export class ApiClient {
         ...(willRetry ? { waitMs: waitMs ?? 0 } : {}),
       });
       if (waitMs === null) throw stop ?? error;
-      await this.#wait(waitMs, url);
+      const ms = waitMs;
+      await (spec.whileWaiting ? spec.whileWaiting(() => this.#wait(ms, url)) : this.#wait(ms, url));
     }
   }
 

@@ -14,9 +14,6 @@
 /** Longest backoff between two attempts, in seconds (docs/api.md, "Errors": capped at 60 s). */
 export const MAX_BACKOFF_SECONDS = 60;
 
-/** Wait when a 429 carries a Retry-After we cannot read (docs/api.md, "Rate limits"). */
-export const UNPARSABLE_RETRY_AFTER_SECONDS = 60;
-
 /** 429 answers tolerated per logical request, on top of the transient retry budget. */
 export const RATE_LIMIT_RETRIES = 10;
 
@@ -69,8 +66,11 @@ export type RateLimitDecision =
 
 /**
  * What to do after the `retry`-th 429 of one logical request (1 = the first).
- * Without Retry-After, backs off exponentially from `baseSeconds` (at least 1 s,
- * so a section configured with sleep 0 does not hammer a throttled key).
+ * Without a Retry-After, or with one that is neither seconds nor an HTTP date,
+ * backs off exponentially from `baseSeconds` (at least 1 s, so a section
+ * configured with sleep 0 does not hammer a throttled key): a garbage value
+ * says nothing about how long, and a fixed long wait would stall the request
+ * for a 429 that may have been isolated (docs/api.md, "Rate limits").
  */
 export function rateLimitDecision(
   retry: number,
@@ -86,7 +86,7 @@ export function rateLimitDecision(
       }
       return { retry: true, waitMs: Math.round(retryAfter.seconds * 1000), reason: 'retry-after' };
     case 'unparsable':
-      return { retry: true, waitMs: UNPARSABLE_RETRY_AFTER_SECONDS * 1000, reason: 'retry-after-unparsable' };
+      return { retry: true, waitMs: backoffMs(retry, Math.max(baseSeconds, 1)), reason: 'retry-after-unparsable' };
     case 'absent':
       return { retry: true, waitMs: backoffMs(retry, Math.max(baseSeconds, 1)), reason: 'backoff' };
     default: {

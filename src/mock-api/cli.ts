@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { UsageError } from '../common/errors.js';
 import { packageVersion } from '../common/package-version.js';
 import { TYPES_BY_CATEGORY, type MockCategory, type MockStreamSpec } from './dataset.js';
+import type { FixedWindowLimit, MockFaults } from './faults.js';
 import { startMockApi, type MockApi } from './server.js';
 
 export const DEFAULT_KEY = 'demo-key-0123456789abcdef';
@@ -81,6 +82,9 @@ function parser(argv: string[]) {
     .option('page-size', { type: 'number', default: 1000, describe: 'most records in one list answer' })
     .option('key', { type: 'string', default: DEFAULT_KEY, describe: 'the API key that may read every domain' })
     .option('range-ends', { choices: ['both', 'start', 'end'] as const, default: 'both' as const, describe: 'which ends of [starttime, endtime] a list includes' })
+    .option('fixed-window', { type: 'string', describe: 'N/S: at most N requests per key in a window of S seconds from its first request (Laravel throttle: 429 with Retry-After, X-RateLimit-*)' })
+    .option('random-429', { type: 'number', describe: 'share P in [0, 1] of requests answered 429 whatever the rate' })
+    .option('random-429-retry-after', { type: 'string', default: '1', describe: "Retry-After of those 429s: seconds, 'none' (no header) or 'garbage'" })
     .option('hostile-queue-ids', { type: 'boolean', default: false, describe: "queue ids with '/', '?', '%', '..', spaces and non-ASCII" })
     .option('live', { type: 'boolean', default: false, describe: `keep serving new records as time passes (data runs ${LIVE_DAYS} days past now; not with --to)` })
     .option('help', { type: 'boolean', alias: 'h', describe: 'show this help' })
@@ -96,6 +100,36 @@ function integer(name: string, value: number | undefined, min: number): number |
   if (value === undefined) return undefined;
   if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${value}`, { option: name });
   return value;
+}
+
+/** `N/S` for --fixed-window: N requests per S seconds. */
+export function parseFixedWindow(spec: string): FixedWindowLimit {
+  const m = /^\s*(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*$/.exec(spec);
+  const requests = Number(m?.[1]);
+  const seconds = Number(m?.[2]);
+  if (!m || !(requests >= 1) || !(seconds > 0)) {
+    throw new UsageError(`--fixed-window: cannot read "${spec}"; expected N/S, e.g. 300/60 for 300 requests per 60 s`, { option: 'fixed-window' });
+  }
+  return { requests, seconds };
+}
+
+/** The faults the command line asks for. */
+function faultsFrom(args: { latency: number; 'fixed-window'?: string | undefined; 'random-429'?: number | undefined; 'random-429-retry-after': string }): MockFaults {
+  const faults: MockFaults = {};
+  if (!(args.latency >= 0)) throw new UsageError(`--latency must be >= 0, got ${args.latency}`, { option: 'latency' });
+  if (args.latency > 0) faults.latencyMs = args.latency;
+  if (args['fixed-window'] !== undefined) faults.fixedWindow = parseFixedWindow(args['fixed-window']);
+  const p = args['random-429'];
+  if (p !== undefined) {
+    if (!(p >= 0 && p <= 1)) throw new UsageError(`--random-429 must be a share in [0, 1], got ${p}`, { option: 'random-429' });
+    faults.status429 = p;
+  }
+  const ra = args['random-429-retry-after'].trim();
+  if (ra === 'none') faults.retryAfter = 'absent';
+  else if (ra === 'garbage') faults.retryAfter = 'garbage';
+  else if (/^\d+$/.test(ra)) faults.retryAfter = Number(ra);
+  else throw new UsageError(`--random-429-retry-after must be whole seconds, 'none' or 'garbage', got "${ra}"`, { option: 'random-429-retry-after' });
+  return faults;
 }
 
 /** Starts the mock from command-line arguments; resolves with it running, or undefined after --help, --version or an error. */
@@ -132,8 +166,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<Moc
     if (!key) throw new UsageError('--key must not be empty', { option: 'key' });
     const streams = parseStreams(args.streams ?? 'mail,quarantine,authentication', domains, key, args.rate);
 
-    const latency = args.latency;
-    if (!(latency >= 0)) throw new UsageError(`--latency must be >= 0, got ${latency}`, { option: 'latency' });
+    const faults = faultsFrom(args);
     const api = await startMockApi({
       seed: integer('seed', args.seed, 0) ?? 1,
       from,
@@ -144,7 +177,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<Moc
       hostileQueueIds: args['hostile-queue-ids'],
       host: args.host,
       port: integer('port', args.port, 0) ?? 0,
-      faults: latency > 0 ? { latencyMs: latency } : {},
+      faults,
       live: args.live,
       now: o.now,
     });

@@ -25,6 +25,29 @@ export interface PerKeyRateLimit {
   burst?: number;
 }
 
+/**
+ * Laravel's request throttle (docs/api.md, "Rate limits"): at most `requests`
+ * per key in a window of `seconds` that starts at the key's first request
+ * after the previous window ended.
+ */
+export interface FixedWindowLimit {
+  requests: number;
+  seconds: number;
+}
+
+/** One fixed window of one key, as the mock counted it: the ground truth for tests and benchmarks. */
+export interface FixedWindowRecord {
+  key: string;
+  /** Monotonic ms of the request that opened the window. */
+  startAt: number;
+  /** Monotonic ms when it ends: startAt + seconds × 1000. */
+  endAt: number;
+  /** Wall-clock Unix seconds sent as X-RateLimit-Reset on its 429s. */
+  resetUnix: number;
+  admitted: number;
+  rejected: number;
+}
+
 export interface MockFaults {
   /** Which request kinds the faults below apply to (all when absent). Not perKeyRateLimit nor failNext. */
   kinds?: RequestKind[];
@@ -54,6 +77,14 @@ export interface MockFaults {
   perKeyRateLimit?: PerKeyRateLimit;
   /** Send X-RateLimit-Limit/-Remaining/-Reset with perKeyRateLimit. */
   rateLimitHeaders?: boolean;
+  /**
+   * Laravel-style fixed window per API key; exceeding it answers 429 with
+   * Retry-After (seconds to the window's end), X-RateLimit-Reset (Unix time),
+   * and X-RateLimit-Limit/-Remaining on every answer. Checked after
+   * perKeyRateLimit; like it, not subject to `kinds`. Random 429s (status429)
+   * strike after it: a request the window admitted may still get one.
+   */
+  fixedWindow?: FixedWindowLimit;
   /** Per-request hook: return an action to fail this request with it, undefined to go on. */
   failPaths?: (request: FaultRequestInfo) => FailAction | undefined;
 }
@@ -111,6 +142,10 @@ export function validateFaults(faults: Partial<MockFaults>): void {
   if (rl !== undefined && !(rl.requestsPerSecond > 0 && (rl.burst === undefined || rl.burst >= 1))) {
     throw new RangeError('fault perKeyRateLimit needs requestsPerSecond > 0 and burst >= 1');
   }
+  const fw = faults.fixedWindow;
+  if (fw !== undefined && !(Number.isInteger(fw.requests) && fw.requests >= 1 && fw.seconds > 0 && Number.isFinite(fw.seconds))) {
+    throw new RangeError(`fault fixedWindow needs an integer requests >= 1 and seconds > 0, got ${fw.requests}/${fw.seconds}`);
+  }
   for (const kind of faults.kinds ?? []) {
     if (kind !== 'list' && kind !== 'detail') throw new RangeError(`fault kinds accepts 'list' and 'detail', got ${String(kind)}`);
   }
@@ -142,14 +177,24 @@ export class FaultInjector {
   #faults: MockFaults;
   readonly #rng: Rng;
   readonly #monotonicMs: () => number;
+  readonly #wallMs: () => number;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /** Every fixed window so far, oldest first; the last one of a key is its current one. */
+  readonly #windows: FixedWindowRecord[] = [];
+  readonly #currentWindow = new Map<string, FixedWindowRecord>();
   readonly #pending: PendingFailure[] = [];
 
-  constructor(seed: number, faults: MockFaults, monotonicMs: () => number) {
+  constructor(seed: number, faults: MockFaults, monotonicMs: () => number, wallMs: () => number = () => Date.now()) {
     validateFaults(faults);
     this.#faults = { ...faults };
     this.#rng = createRng(seed ^ 0x5fa17ed);
     this.#monotonicMs = monotonicMs;
+    this.#wallMs = wallMs;
+  }
+
+  /** The fixed windows so far (copies), oldest first. */
+  fixedWindows(): FixedWindowRecord[] {
+    return this.#windows.map((w) => ({ ...w }));
   }
 
   get faults(): Readonly<MockFaults> {
@@ -162,6 +207,7 @@ export class FaultInjector {
     const next: MockFaults = { ...this.#faults, ...partial };
     for (const [k, v] of Object.entries(next)) if (v === undefined) delete (next as Record<string, unknown>)[k];
     if ('perKeyRateLimit' in partial) this.#buckets.clear();
+    if ('fixedWindow' in partial) this.#currentWindow.clear();
     this.#faults = next;
   }
 
@@ -199,6 +245,36 @@ export class FaultInjector {
       headers['x-ratelimit-reset'] = String(Math.ceil((burst - bucket.tokens) / limit.requestsPerSecond));
     }
     return { allowed, retryAfterSeconds, headers };
+  }
+
+  /**
+   * Counts a request in the key's fixed window, opening a new window when
+   * there is none or it has ended; refusals count too (as `rejected`), but
+   * do not use up the window. Retry-After is whole seconds to the window's
+   * end, at least 1; X-RateLimit-Reset the Unix second it ends, rounded up.
+   */
+  fixedWindow(key: string): RateLimitVerdict | undefined {
+    const limit = this.#faults.fixedWindow;
+    if (!limit) return undefined;
+    const now = this.#monotonicMs();
+    let w = this.#currentWindow.get(key);
+    if (w === undefined || now >= w.endAt) {
+      const lengthMs = limit.seconds * 1000;
+      w = { key, startAt: now, endAt: now + lengthMs, resetUnix: Math.ceil((this.#wallMs() + lengthMs) / 1000), admitted: 0, rejected: 0 };
+      this.#currentWindow.set(key, w);
+      this.#windows.push(w);
+    }
+    const headers: Record<string, string> = { 'x-ratelimit-limit': String(limit.requests) };
+    if (w.admitted < limit.requests) {
+      w.admitted++;
+      headers['x-ratelimit-remaining'] = String(limit.requests - w.admitted);
+      return { allowed: true, retryAfterSeconds: 0, headers };
+    }
+    w.rejected++;
+    const retryAfterSeconds = Math.max(1, Math.ceil((w.endAt - now) / 1000));
+    headers['x-ratelimit-remaining'] = '0';
+    headers['x-ratelimit-reset'] = String(w.resetUnix);
+    return { allowed: false, retryAfterSeconds, headers };
   }
 
   /** Explicit failures first (failNext, then failPaths), then the probabilistic ones. */

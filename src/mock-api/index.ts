@@ -5,5 +5,5 @@ export { startMockApi, API_PATHS } from './server.js';
 export type { MockApi, MockApiOptions, MockApiUrls, MockHold, RangeEnds } from './server.js';
 export { eventTimeOf, TYPES_BY_CATEGORY } from './dataset.js';
 export type { MockCategory, MockRecord, MockStreamSpec, StreamSelector } from './dataset.js';
-export type { FailAction, FaultRequestInfo, MockFaults, PerKeyRateLimit, RequestKind } from './faults.js';
+export type { FailAction, FaultRequestInfo, FixedWindowLimit, FixedWindowRecord, MockFaults, PerKeyRateLimit, RequestKind } from './faults.js';
 export type { LoggedKind, MockRequestLogEntry, MockStats } from './stats.js';

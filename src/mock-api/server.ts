@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 import { Dataset, TYPES_BY_CATEGORY, type MockCategory, type MockRecord, type MockStreamSpec, type StreamSelector } from './dataset.js';
-import { FaultInjector, type FailAction, type FaultDecision, type FaultRequestInfo, type MockFaults, type RequestKind } from './faults.js';
+import { FaultInjector, type FailAction, type FaultDecision, type FaultRequestInfo, type FixedWindowRecord, type MockFaults, type RequestKind } from './faults.js';
 import { errorAnswer, htmlErrorAnswer, jsonAnswer, malformed, objectInsteadOfArray, QUARANTINE_TOO_OLD, type Answer } from './responses.js';
 import { RequestStats, type MockRequestLogEntry, type MockStats } from './stats.js';
 
@@ -47,8 +47,10 @@ export interface MockApiOptions {
    * header says so (a client must check its own clock against it). Default 0.
    */
   clockOffsetSeconds?: number;
-  /** Monotonic milliseconds for the per-key token bucket and the request log. Default performance.now. */
+  /** Monotonic milliseconds for the per-key token bucket, fixed windows and the request log. Default performance.now. */
   monotonicMs?: () => number;
+  /** Wall-clock milliseconds for X-RateLimit-Reset of fixed windows. Default Date.now. */
+  wallMs?: () => number;
   faults?: MockFaults;
   host?: string;
   port?: number;
@@ -91,6 +93,8 @@ export interface MockApi {
    */
   hold(match: (request: FaultRequestInfo) => boolean, count?: number): MockHold;
   stats(): MockStats;
+  /** Every fixed window (faults.fixedWindow) so far per key, oldest first: what it admitted and refused. */
+  fixedWindows(): FixedWindowRecord[];
   resetStats(): void;
   /** Stops listening and destroys every connection; idempotent. */
   close(): Promise<void>;
@@ -201,7 +205,7 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     recordsWithoutTimeRatio: options.recordsWithoutTimeRatio ?? 0,
   });
   const monotonicMs = options.monotonicMs ?? (() => performance.now());
-  const faults = new FaultInjector(seed, options.faults ?? {}, monotonicMs);
+  const faults = new FaultInjector(seed, options.faults ?? {}, monotonicMs, options.wallMs);
   const stats = new RequestStats(options.logLimit ?? 100_000);
   const timers = new Set<NodeJS.Timeout>();
   const holds = new Set<HoldState>();
@@ -353,10 +357,17 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
       const answer = errorAnswer(429, 'Rate limit exceeded', { ...limited.headers, 'retry-after': String(limited.retryAfterSeconds) });
       return finish(answer, 'full', 0, 'rateLimit');
     }
+    const windowed = faults.fixedWindow(key);
+    if (windowed && !windowed.allowed) {
+      // Laravel's throttle body (docs/api.md, "Rate limits").
+      const answer = errorAnswer(429, 'Too Many Attempts.', { ...windowed.headers, 'retry-after': String(windowed.retryAfterSeconds) });
+      return finish(answer, 'full', 0, 'fixedWindow');
+    }
     const { decision, delayMs } = faults.decide(info);
     const normal = r.kind === 'list' ? listAnswer(r.category, query, key, entry) : detailAnswer(r.rawId, query, key, entry);
     const answer = spoil(normal, decision, r.kind);
     if (limited) Object.assign(answer.headers, limited.headers);
+    if (windowed) Object.assign(answer.headers, windowed.headers);
     const mode = decision.action === 'drop' ? 'drop' : decision.action === 'dropMidBody' ? 'dropMidBody' : 'full';
     finish(answer, mode, delayMs, decision.action === 'none' ? undefined : decision.fault);
   }
@@ -396,6 +407,7 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
       return h.handle;
     },
     stats: () => stats.snapshot(),
+    fixedWindows: () => faults.fixedWindows(),
     resetStats: () => stats.reset(),
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {

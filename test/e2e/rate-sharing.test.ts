@@ -1,8 +1,10 @@
 // Sections that share an API key share one rate budget, kept by the main
 // thread for all worker threads (issue 4). Checked on the budget's own grants
 // (the coordinator's onRateGrant) next to the mock's request log, both on the
-// test process's monotonic clock: when one section is answered 429 the other
-// pauses too, and `rate_limit` holds for the key as a whole in every second.
+// test process's monotonic clock: when one section is answered a 429 that
+// says the key's quota is spent the other pauses too, an isolated 429 delays
+// only its own request (issue 8), and `rate_limit` holds for the key as a
+// whole in every second.
 
 import { expect } from 'chai';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import type { SectionResult } from '../../src/engine/shared/worker-protocol.js';
 import { writeSectionsIni, type IniSection } from '../support/sections-ini.js';
 import { dayAnchor } from '../support/epochs.js';
 import { onCleanup } from '../support/cleanup.js';
+import { LONG_RETRY_AFTER_SECONDS } from '../../src/engine/main/quota-estimator.js';
 
 const KEY = 'shared-key-0123456789abcdef';
 
@@ -68,12 +71,17 @@ describe('rate budget shared by the sections of one key (real workers against th
   // Noon: the same data at any hour of the run (support/epochs.ts).
   const end = dayAnchor() + 12 * 3600;
 
-  it("a 429 answered to section A pauses section B's requests too, for the Retry-After", async () => {
+  /**
+   * Runs two mail sections whose one trigger request (A's list of the window
+   * 4 minutes in) is held until B is well under way, then answered 429 with
+   * `retryAfter`, once.
+   */
+  async function oneRefusal(retryAfter: number): Promise<{ dir: string; api: MockApi; sections: IniSection[]; configs: SectionConfig[]; grants: { section: string; at: number }[] }> {
     const dir = tempDir();
     const start = end - 8 * 60;
     const sections = twoMailSections(60);
     // A's list of the window starting 4 minutes in (lists ask from one second
-    // earlier). Only its first attempt is refused, with Retry-After: 1.
+    // earlier). Only its first attempt is refused.
     const isTrigger = (req: FaultRequestInfo): boolean =>
       req.kind === 'list' && req.rawUrl.includes('domain=a.test') && req.rawUrl.includes(`starttime=${start + 4 * 60 - 1}&`);
     let fired = false;
@@ -84,7 +92,7 @@ describe('rate budget shared by the sections of one key (real workers against th
       streams: sections.map((s) => s.stream),
       detailMissingRatio: 0,
       faults: {
-        retryAfter: 1,
+        retryAfter,
         failPaths: (req) => {
           if (fired || !isTrigger(req)) return undefined;
           fired = true;
@@ -93,7 +101,6 @@ describe('rate budget shared by the sections of one key (real workers against th
       },
     });
     const configs = loadConfig(writeSectionsIni(dir, api, sections, { split_interval: 60 })).sections;
-    const [a, b] = configs.map((c) => c.section);
     // The trigger waits in the mock until B is well under way, then is answered 429.
     const hold = api.hold(isTrigger);
     const { running, grants } = runWithGrantLog(configs, start, end);
@@ -103,6 +110,14 @@ describe('rate budget shared by the sections of one key (real workers against th
     hold.release();
     const results = await running;
     expect(results.map((r) => r.status)).to.deep.equal(['completed', 'completed']);
+    for (const s of sections) expectAll(dir, api, s, start, end);
+    return { dir, api, sections, configs, grants };
+  }
+
+  it(`a 429 with a Retry-After of ${LONG_RETRY_AFTER_SECONDS} s (a window ending) answered to section A pauses section B's requests too, for the Retry-After`, async () => {
+    const { api, configs, grants } = await oneRefusal(LONG_RETRY_AFTER_SECONDS);
+    const [a, b] = configs.map((c) => c.section);
+    const waitMs = LONG_RETRY_AFTER_SECONDS * 1000;
 
     const log = api.stats().log;
     const limited = log.filter((e) => e.status === 429);
@@ -115,13 +130,25 @@ describe('rate budget shared by the sections of one key (real workers against th
     // grants, and none was granted within the Retry-After: B was held back by
     // A's 429 as much as A.
     const after = grants.filter((g) => g.at >= t);
-    expect(after.filter((g) => g.at < t + 1000), 'grants within the Retry-After').to.deep.equal([]);
+    expect(after.filter((g) => g.at < t + waitMs), 'grants within the Retry-After').to.deep.equal([]);
     expect(after.filter((g) => g.section === b).length, "B's requests after the 429 waited for grants").to.be.greaterThan(0);
     expect(after.filter((g) => g.section === a).length, "A's retry waited for a grant").to.be.greaterThan(0);
-    // A asked for the refused window again after the Retry-After, and both ended with every record.
+    // A asked for the refused window again after the Retry-After; both ended with every record (oneRefusal).
     const aRetry = log.find((e) => e.domain === 'a.test' && e.kind === 'list' && e.at > t && e.starttime === limited[0]!.starttime);
-    expect(aRetry!.at - t).to.be.at.least(1000);
-    for (const s of sections) expectAll(dir, api, s, start, end);
+    expect(aRetry!.at - t).to.be.at.least(waitMs);
+  });
+
+  it("an isolated 429 (Retry-After: 1) answered to section A delays only A's request: the key stays free, B goes on", async () => {
+    const { api, grants } = await oneRefusal(1);
+    const log = api.stats().log;
+    const limited = log.filter((e) => e.status === 429);
+    expect(limited, 'exactly one 429, to section A').to.have.length(1);
+    const t = limited[0]!.at;
+    // Free workers ask for no grants; a pause would have had every request of the key ask for one.
+    expect(grants.filter((g) => g.at >= t), 'no request of the key waited for the budget').to.deep.equal([]);
+    const aRetry = log.find((e) => e.domain === 'a.test' && e.kind === 'list' && e.at > t && e.starttime === limited[0]!.starttime);
+    expect(aRetry!.at - t, "A's request waited its own Retry-After").to.be.at.least(1000);
+    expect(log.filter((e) => e.domain === 'b.test' && e.at > t).length, 'B had requests after the 429').to.be.greaterThan(0);
   });
 
   it('rate_limit is never exceeded by the sections of a key together, in any 1 s window', async () => {

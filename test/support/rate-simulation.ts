@@ -1,5 +1,6 @@
 // A simulated service with a per-key token bucket (as the mock's
-// perKeyRateLimit) and clients that behave as the API client does: ask the
+// perKeyRateLimit), or a fixed window (as its fixedWindow), or none, plus
+// random 429s (as its status429), and clients that behave as the API client does: ask the
 // budget, send, and on a 429 wait its Retry-After before asking again. Runs
 // in virtual time, so a minute of traffic takes milliseconds.
 
@@ -8,7 +9,7 @@ import type { RateOutcome } from '../../src/engine/shared/rate-outcome.js';
 import { VirtualTime } from './virtual-time.js';
 
 export interface SimulationOptions {
-  /** Bucket refill, requests per second. */
+  /** Bucket refill, requests per second; 0 = no bucket. */
   quota: number;
   /** Bucket size; default max(1, quota) as the mock's. */
   burst?: number;
@@ -18,6 +19,10 @@ export interface SimulationOptions {
   seconds: number;
   /** Send X-RateLimit-* headers as the mock's rateLimitHeaders. */
   headers?: boolean;
+  /** Laravel-style fixed window instead of the bucket: X-RateLimit-Remaining on every answer, the reset on 429s. */
+  fixedWindow?: { requests: number; seconds: number };
+  /** Share of requests answered 429 with Retry-After: 1 whatever the rate, drawn from a fixed-seed generator. */
+  random429?: number;
   budget?: Partial<RateBudgetOptions>;
 }
 
@@ -36,7 +41,17 @@ export function simulate(o: SimulationOptions): SimulationResult {
   const time = new VirtualTime();
   const burst = o.burst ?? Math.max(1, o.quota);
   const bucket = { tokens: burst, at: 0 };
-  const budget = new RateBudget({ ceiling: 0, now: time.now, wallNow: () => 1_700_000_000_000 + time.now(), timers: time.timers, ...o.budget });
+  const wall = (): number => 1_700_000_000_000 + time.now();
+  const budget = new RateBudget({ ceiling: 0, now: time.now, wallNow: wall, timers: time.timers, ...o.budget });
+  let window: { start: number; count: number } | undefined;
+  // A fixed-seed generator (mulberry32): the same run every time.
+  let seed = 0x9e3779b9;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
   const end = o.seconds * 1000;
   let admitted = 0;
   let rejected = 0;
@@ -44,6 +59,22 @@ export function simulate(o: SimulationOptions): SimulationResult {
 
   const serve = (): RateOutcome & { status: number } => {
     const now = time.now();
+    const unlucky = random() < (o.random429 ?? 0);
+    if (o.fixedWindow) {
+      const { requests, seconds } = o.fixedWindow;
+      if (!window || now >= window.start + seconds * 1000) window = { start: now, count: 0 };
+      const headers: Record<string, string> = { 'x-ratelimit-limit': String(requests) };
+      if (window.count >= requests) {
+        const retryAfterSeconds = Math.max(1, Math.ceil((window.start + seconds * 1000 - now) / 1000));
+        headers['x-ratelimit-remaining'] = '0';
+        headers['x-ratelimit-reset'] = String(Math.ceil((wall() + retryAfterSeconds * 1000) / 1000));
+        return { status: 429, headers, retryAfterSeconds };
+      }
+      window.count++;
+      headers['x-ratelimit-remaining'] = String(requests - window.count);
+      return unlucky ? { status: 429, headers, retryAfterSeconds: 1 } : { status: 200, headers };
+    }
+    if (!(o.quota > 0)) return unlucky ? { status: 429, headers: {}, retryAfterSeconds: 1 } : { status: 200, headers: {} };
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * o.quota);
     bucket.at = now;
     const allowed = bucket.tokens >= 1;
@@ -54,7 +85,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
       headers['x-ratelimit-remaining'] = String(Math.floor(bucket.tokens));
       headers['x-ratelimit-reset'] = String(Math.ceil((burst - bucket.tokens) / o.quota));
     }
-    if (allowed) return { status: 200, headers };
+    if (allowed) return unlucky ? { status: 429, headers, retryAfterSeconds: 1 } : { status: 200, headers };
     return { status: 429, headers, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / o.quota)) };
   };
 

@@ -402,11 +402,11 @@ describe('ApiClient', () => {
       expect(waits).to.deep.equal([2000, 4000]);
     });
 
-    it('waits 60 s when Retry-After is garbage', async () => {
-      const api = await fakeApi([tooManyRequests('soon-ish'), json(200, [])]);
+    it('backs off exponentially when Retry-After is garbage', async () => {
+      const api = await fakeApi([tooManyRequests('soon-ish'), tooManyRequests('soon-ish'), json(200, [])]);
       const { client, waits } = makeClient(api.url);
       await client.list(1, 2);
-      expect(waits).to.deep.equal([60000]);
+      expect(waits).to.deep.equal([2000, 4000]);
     });
 
     it('accepts an HTTP-date Retry-After', async () => {
@@ -415,6 +415,22 @@ describe('ApiClient', () => {
       await client.list(1, 2);
       expect(waits).to.have.length(1);
       expect(waits[0]).to.be.within(28_000, 31_000);
+    });
+
+    it("runs a detail's retry wait through the caller's whileWaiting, and only the wait", async () => {
+      const api = await fakeApi([tooManyRequests('3'), json(200, { queue_id: 'q1' })]);
+      const { client, waits } = makeClient(api.url);
+      const wrapped: number[] = [];
+      const res = await client.detail('q1', 5, {
+        whileWaiting: async (wait) => {
+          const before = waits.length;
+          await wait();
+          wrapped.push(waits.length - before);
+        },
+      });
+      expect(res.status).to.equal('ok');
+      expect(waits).to.deep.equal([3000]);
+      expect(wrapped, 'one wait, inside the wrapper').to.deep.equal([1]);
     });
 
     it('has its own budget: a 429 is retried even with listRetries = 0', async () => {

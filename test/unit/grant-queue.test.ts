@@ -12,7 +12,17 @@ class FixedPacer implements Pacer {
   ceiling = Infinity;
   pausedUntil = 0;
   rate = Infinity;
+  counting = false;
+  maySend = true;
   readonly grants: { at: number; slotMs: number }[] = [];
+
+  metered(): boolean {
+    return this.counting;
+  }
+
+  mayGrant(): boolean {
+    return this.maySend;
+  }
 
   rateAt(): number {
     return this.rate;
@@ -36,6 +46,25 @@ function queueAt(time: VirtualTime, opts: { ceiling?: number; timers?: BudgetTim
 }
 
 describe('GrantQueue', () => {
+  it('a metered key is not free, and a grant the pacer holds back goes at the next refresh', () => {
+    const time = new VirtualTime();
+    const { queue, pacer, modes } = queueAt(time);
+    pacer.counting = true;
+    pacer.maySend = false;
+    queue.refresh();
+    expect(queue.free).to.equal(false);
+    expect(modes).to.deep.equal([false]);
+    const at = ask(queue, time, 2);
+    time.runUntil(10_000);
+    expect(at, 'held back: no timer can help, only an answer').to.deep.equal([]);
+    pacer.maySend = true;
+    queue.refresh();
+    expect(at).to.deep.equal([10_000, 10_000]);
+    pacer.counting = false;
+    queue.refresh();
+    expect(modes).to.deep.equal([false, true]);
+  });
+
   it('unpaced and unpaused: grants at once, is free, and tells no one anything', () => {
     const time = new VirtualTime();
     const { queue, pacer, modes } = queueAt(time);

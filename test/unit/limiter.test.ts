@@ -52,6 +52,35 @@ function afterMicrotasks(hops: number, fn: () => void): void {
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('Limiter', () => {
+  it('a task waiting outside its slot lets the next one run, and takes a slot back ahead of tasks not yet started', async () => {
+    const limiter = new Limiter(1);
+    const started: string[] = [];
+    let endWait: () => void = () => undefined;
+    let resumed = false;
+    const a = limiter.run(async (outside) => {
+      started.push('A');
+      await outside(() => new Promise<void>((resolve) => (endWait = resolve)));
+      resumed = true;
+      started.push('A again');
+    });
+    let releaseB: () => void = () => undefined;
+    const b = limiter.run(async () => {
+      started.push('B');
+      await new Promise<void>((resolve) => (releaseB = resolve));
+    });
+    const c = limiter.run(async () => {
+      started.push('C');
+    });
+    await settle();
+    expect(started, 'B runs while A waits outside').to.deep.equal(['A', 'B']);
+    endWait();
+    await settle();
+    expect(resumed, 'A waits for its slot again: B holds it').to.equal(false);
+    releaseB();
+    await Promise.all([a, b, c]);
+    expect(started, 'A ahead of C, which had not started').to.deep.equal(['A', 'B', 'A again', 'C']);
+  });
+
   it('never runs more than its limit nor lets a late caller overtake a waiter, when the caller arrives as a slot is released', async () => {
     // A release resolves the waiter's promise, but the waiter resumes only a
     // microtask later; a caller arriving in between must not take the slot.

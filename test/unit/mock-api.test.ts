@@ -544,6 +544,67 @@ describe('mock API', () => {
       expect(stats.status429).to.equal(2);
       expect(stats.byFault['rateLimit']).to.equal(2);
     });
+    it('fixed window per key (Laravel throttle): N per window from the first request, X-RateLimit-* on every answer, exact ground truth', async () => {
+      let clock = 1000;
+      const wall = 1_800_000_000_000;
+      const api = await start({
+        keys: { [KEY]: ['a.test'], [OTHER_KEY]: ['b.test'] },
+        monotonicMs: () => clock,
+        wallMs: () => wall + clock,
+        faults: { fixedWindow: { requests: 3, seconds: 60 } },
+      });
+      const url = listUrl(api, 'authentication', FROM, FROM + 5);
+      const remaining: (string | null)[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await get(url);
+        expect(r.status).to.equal(200);
+        expect(r.headers.get('x-ratelimit-limit')).to.equal('3');
+        expect(r.headers.get('x-ratelimit-reset'), 'Laravel sends the reset only on a 429').to.equal(null);
+        remaining.push(r.headers.get('x-ratelimit-remaining'));
+        clock += 1000;
+      }
+      expect(remaining).to.deep.equal(['2', '1', '0']);
+      // 3 s into the window: 57 s to its end.
+      const refused = await get(url);
+      expect(refused.status).to.equal(429);
+      expect((JSON.parse(refused.text) as { message: string }).message).to.equal('Too Many Attempts.');
+      expect(refused.headers.get('retry-after')).to.equal('57');
+      expect(refused.headers.get('x-ratelimit-remaining')).to.equal('0');
+      expect(refused.headers.get('x-ratelimit-reset')).to.equal(String(Math.ceil((wall + 1000 + 60_000) / 1000)));
+      // Another key has a window of its own.
+      expect((await get(listUrl(api, 'authentication', FROM, FROM + 5, { domain: 'b.test' }), OTHER_KEY)).status).to.equal(200);
+      clock = 1000 + 60_000 - 1;
+      const last = await get(url);
+      expect(last.status, 'the window ends at 60 s, not before').to.equal(429);
+      expect(last.headers.get('retry-after'), 'at least 1 s').to.equal('1');
+      clock = 1000 + 60_000 + 5000;
+      // A new window starts at the first request after the old one ended, not at its end.
+      expect((await get(url)).status).to.equal(200);
+      clock += 58_000;
+      expect((await get(url)).status).to.equal(200);
+      expect((await get(url)).status).to.equal(200);
+      const fourth = await get(url);
+      expect(fourth.headers.get('retry-after')).to.equal('2');
+      expect(api.fixedWindows().map(({ key, startAt, endAt, admitted, rejected }) => ({ key, startAt, endAt, admitted, rejected }))).to.deep.equal([
+        { key: KEY, startAt: 1000, endAt: 61_000, admitted: 3, rejected: 2 },
+        { key: OTHER_KEY, startAt: 4000, endAt: 64_000, admitted: 1, rejected: 0 },
+        { key: KEY, startAt: 66_000, endAt: 126_000, admitted: 3, rejected: 1 },
+      ]);
+      const stats = api.stats();
+      expect(stats.byFault['fixedWindow']).to.equal(3);
+      expect(stats.status429).to.equal(3);
+      expect(() => api.setFaults({ fixedWindow: { requests: 0, seconds: 60 } })).to.throw(RangeError, /fixedWindow/);
+    });
+
+    it('random 429s come on top of the fixed window, and a window counts the requests they answer', async () => {
+      let clock = 0;
+      const api = await start({ monotonicMs: () => clock, faults: { fixedWindow: { requests: 5, seconds: 10 }, status429: 1 } });
+      const url = listUrl(api, 'authentication', FROM, FROM + 5);
+      for (let i = 0; i < 6; i++) expect((await get(url)).status).to.equal(429);
+      const stats = api.stats();
+      expect(stats.byFault).to.deep.equal({ status429: 5, fixedWindow: 1 });
+      expect(api.fixedWindows()[0]).to.include({ admitted: 5, rejected: 1 });
+    });
   });
 
   describe('holds', () => {
@@ -690,6 +751,41 @@ describe('mock API', () => {
       expect(api).to.equal(undefined);
       const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
       expect(out.join('')).to.equal(`${pkg.version}\n`);
+    });
+
+    it('main() --fixed-window and --random-429 (with --random-429-retry-after none) shape the answers; bad values are usage errors', async () => {
+      const out: string[] = [];
+      const api = await main(['--to', String(TO), '--streams', 'authentication@x.test=30', '--fixed-window', '4/86400', '--random-429', '0.5', '--random-429-retry-after', 'none'], {
+        stdout: (t) => out.push(t),
+        stderr: (t) => expect.fail(t),
+        onSignal: () => undefined,
+        setExitCode: () => expect.fail('no exit code expected'),
+      });
+      expect(api).to.not.equal(undefined);
+      try {
+        const url = `${api!.urls.authentication}?starttime=${TO - 600}&endtime=${TO}&domain=x.test`;
+        const replies: Reply[] = [];
+        for (let i = 0; i < 12; i++) replies.push(await get(url, DEFAULT_KEY));
+        const stats = api!.stats();
+        const random = stats.byFault['status429'] ?? 0;
+        const windowed = stats.byFault['fixedWindow'] ?? 0;
+        expect(random, 'some random 429s at P = 0.5').to.be.within(1, 3);
+        expect(windowed).to.equal(8);
+        expect(stats.byStatus['200']).to.equal(4 - random);
+        for (const r of replies.filter((x) => x.status === 429 && x.headers.get('x-ratelimit-reset') === null)) {
+          expect(r.headers.get('retry-after'), 'random 429 without Retry-After').to.equal(null);
+        }
+        expect(replies.filter((x) => x.status === 429 && x.headers.get('x-ratelimit-reset') !== null)).to.have.length(8);
+      } finally {
+        await api!.close();
+      }
+      for (const bad of [['--fixed-window', '300'], ['--fixed-window', '0/60'], ['--random-429', '2'], ['--random-429-retry-after', 'later']]) {
+        const err: string[] = [];
+        let code: number | undefined;
+        expect(await main(['--to', String(TO), ...bad], { stdout: () => undefined, stderr: (t) => err.push(t), setExitCode: (c) => (code = c) })).to.equal(undefined);
+        expect(code, bad.join(' ')).to.equal(2);
+        expect(err.join('')).to.include(bad[0]!);
+      }
     });
 
     it('main() reports bad usage with exit code 2', async () => {

@@ -3,7 +3,8 @@
 // rate climbs back and probes on grants that waited, and rate-limit headers.
 
 import { expect } from 'chai';
-import { MAX_PAUSE_MS, MIN_RATE, QuotaEstimator, type QuotaEstimatorOptions } from '../../src/engine/main/quota-estimator.js';
+import { LONG_RETRY_AFTER_SECONDS, MAX_PAUSE_MS, MIN_RATE, QuotaEstimator, type QuotaEstimatorOptions } from '../../src/engine/main/quota-estimator.js';
+import { BURST, RECENT } from '../../src/engine/main/throttle-evidence.js';
 import { VirtualTime } from '../support/virtual-time.js';
 
 const WALL_ORIGIN = 1_700_000_000_000;
@@ -17,14 +18,19 @@ function estimatorAt(time: VirtualTime, opts: Partial<QuotaEstimatorOptions> = {
 const ok = { status: 200, headers: {} };
 const limited = (retryAfterSeconds?: number) => ({ status: 429, headers: {}, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
 
-/** 40 admissions in the run's first second, then a 429 at t = 1000 with Retry-After 1 s. */
+/** BURST 429s at once: the last of them is a quota 429 of the burst kind (throttle-evidence.ts); the others are isolated. */
+function burst(estimator: QuotaEstimator, retryAfterSeconds?: number): void {
+  for (let i = 0; i < BURST; i++) estimator.observe(limited(retryAfterSeconds));
+}
+
+/** 40 admissions in the run's first second, then a burst of 429s at t = 1000 with Retry-After 1 s. */
 function fortyThenLimited(time: VirtualTime, estimator: QuotaEstimator): void {
   for (let t = 0; t < 1000; t += 25) {
     time.runUntil(t);
     estimator.observe(ok);
   }
   time.runUntil(1000);
-  estimator.observe(limited(1));
+  burst(estimator, 1);
 }
 
 describe('QuotaEstimator', () => {
@@ -35,21 +41,64 @@ describe('QuotaEstimator', () => {
     expect(estimator.rateAt(time.now())).to.equal(Infinity);
     expect(estimator.pausedUntil).to.equal(0);
     expect(estimator.unpacedFrom()).to.equal(0);
-    expect(estimator.counts).to.deep.equal({ admitted: 1000, rateLimited: 0, episodes: 0 });
+    expect(estimator.counts).to.deep.equal({ admitted: 1000, rateLimited: 0, episodes: 0, isolated: 0 });
   });
 
-  it('a 429 asks for a pause of its Retry-After, a second without one, and never longer than MAX_PAUSE_MS', () => {
+  it('a burst of 429s asks for a pause of its Retry-After, a second without one; a long Retry-After alone pauses too, never longer than MAX_PAUSE_MS', () => {
     const time = new VirtualTime();
     const { estimator } = estimatorAt(time);
+    estimator.admitted(1000); // a key that met few 429s while free: a burst is BURST of them
     time.runUntil(1000);
-    estimator.observe(limited(2));
+    burst(estimator, 2);
     expect(estimator.pausedUntil).to.equal(3000);
     time.runUntil(5000);
-    estimator.observe(limited());
+    burst(estimator);
     expect(estimator.pausedUntil).to.equal(6000);
     time.runUntil(10_000);
     estimator.observe(limited(86_400));
     expect(estimator.pausedUntil).to.equal(10_000 + MAX_PAUSE_MS);
+  });
+
+  it('an isolated 429 (short Retry-After, no burst, no header saying the quota is spent) pauses nothing and cuts nothing', () => {
+    const time = new VirtualTime();
+    const { estimator, cuts } = estimatorAt(time);
+    for (let t = 0; t < 3000; t += 10) {
+      time.runUntil(t);
+      estimator.observe(t % 500 === 0 ? limited(1) : ok);
+    }
+    time.runUntil(5000);
+    expect(estimator.pausedUntil).to.equal(0);
+    expect(estimator.rateAt(time.now())).to.equal(Infinity);
+    expect(cuts).to.deep.equal([]);
+    expect(estimator.counts).to.deep.include({ rateLimited: 6, episodes: 0, isolated: 6 });
+  });
+
+  it(`a Retry-After of ${LONG_RETRY_AFTER_SECONDS} s or more is a window ending: pause until then, and no cut`, () => {
+    const time = new VirtualTime();
+    const { estimator, cuts } = estimatorAt(time);
+    estimator.admitted(300);
+    time.runUntil(2000);
+    estimator.observe(limited(LONG_RETRY_AFTER_SECONDS));
+    expect(estimator.pausedUntil).to.equal(2000 + LONG_RETRY_AFTER_SECONDS * 1000);
+    time.runUntil(60_000);
+    expect(cuts).to.deep.equal([]);
+    expect(estimator.rateAt(time.now())).to.equal(Infinity);
+    expect(estimator.counts).to.deep.include({ episodes: 1, isolated: 0 });
+    estimator.observe(limited(LONG_RETRY_AFTER_SECONDS - 1));
+    expect(estimator.counts.isolated, 'one second less is not').to.equal(1);
+  });
+
+  it('a 429 after X-RateLimit-Remaining: 0 (without a reset, as Laravel answers) is the quota: pause, no cut', () => {
+    const time = new VirtualTime();
+    const { estimator, cuts } = estimatorAt(time);
+    estimator.observe({ status: 200, headers: { 'x-ratelimit-limit': '300', 'x-ratelimit-remaining': '0' } });
+    expect(estimator.pausedUntil, 'no reset: nothing to pause until').to.equal(0);
+    time.runUntil(1000);
+    estimator.observe(limited(2));
+    expect(estimator.pausedUntil).to.equal(3000);
+    time.runUntil(5000);
+    expect(cuts).to.deep.equal([]);
+    expect(estimator.counts).to.deep.include({ episodes: 1, isolated: 0 });
   });
 
   it('cuts to 90 % of the admissions measured before the 429, once the delayed batches are in, and says so', () => {
@@ -70,13 +119,13 @@ describe('QuotaEstimator', () => {
     const time = new VirtualTime();
     const { estimator } = estimatorAt(time);
     estimator.admitted(100);
-    estimator.observe(limited(1)); // first episode at t = 0
+    burst(estimator, 1); // first episode at t = 0
     // 250 in 10 s, 25/s on average though only 10/s in the last second.
     for (let i = 1; i <= 10; i++) {
       time.runUntil(i * 1000);
       estimator.admitted(i <= 5 ? 40 : 10);
     }
-    estimator.observe(limited(1));
+    burst(estimator, 1);
     estimator.admitted(3); // a batch posted before the 429, arriving after it: still this episode's
     time.runUntil(10_150);
     expect(estimator.quota).to.be.closeTo(25.3, 0.5);
@@ -88,7 +137,7 @@ describe('QuotaEstimator', () => {
     const time = new VirtualTime();
     const { estimator, cuts } = estimatorAt(time);
     estimator.admitted(100);
-    estimator.observe(limited(1));
+    burst(estimator, 1);
     const rate = estimator.rateAt(time.now());
     for (let i = 0; i < 10; i++) {
       time.runUntil(time.now() + 50);
@@ -96,7 +145,7 @@ describe('QuotaEstimator', () => {
     }
     expect(estimator.rateAt(time.now())).to.equal(rate);
     expect(estimator.counts.episodes).to.equal(1);
-    expect(estimator.counts.rateLimited).to.equal(11);
+    expect(estimator.counts.rateLimited).to.equal(BURST + 10);
     expect(cuts).to.have.length(1);
   });
 
@@ -105,7 +154,7 @@ describe('QuotaEstimator', () => {
     const { estimator, cuts } = estimatorAt(time);
     estimator.admitted(50);
     time.runUntil(500);
-    estimator.observe(limited(1));
+    burst(estimator, 1);
     time.runUntil(2000);
     expect(cuts, 'the cut was considered').to.deep.equal([650]);
     expect(estimator.quota).to.equal(undefined);
@@ -118,8 +167,10 @@ describe('QuotaEstimator', () => {
     estimator.admitted(10);
     for (let i = 0; i < 30; i++) {
       time.runUntil(time.now() + 1500);
-      estimator.observe(limited(1));
+      // Whole bursts: with this many 429s in the background, a burst takes more of them (throttle-evidence.ts).
+      for (let j = 0; j < RECENT; j++) estimator.observe(limited(1));
     }
+    expect(estimator.counts.episodes).to.equal(30);
     // 30 cuts of 10 % from 6/s would reach 0.28/s.
     expect(estimator.rateAt(time.now())).to.equal(MIN_RATE);
   });
@@ -132,7 +183,7 @@ describe('QuotaEstimator', () => {
       estimator.admitted(1);
     }
     time.runUntil(1000);
-    estimator.observe(limited(1)); // quota 20/s, rate 18/s; growth counts from the pause's end at 2000
+    burst(estimator, 1); // quota 20/s, rate 18/s; growth counts from the pause's end at 2000
     time.runUntil(2000);
     for (let t = 2000; t <= 5000; t += 50) estimator.onGrant(t, 0);
     expect(estimator.rateAt(5000), 'grants that did not wait: unchanged').to.be.closeTo(18, 0.01);
@@ -164,7 +215,7 @@ describe('QuotaEstimator', () => {
     expect(estimator.rateAt(0)).to.equal(10);
     expect(estimator.unpacedFrom()).to.equal(3000);
     expect(estimator.rateAt(3000)).to.equal(Infinity);
-    expect(estimator.counts).to.deep.equal({ admitted: 1, rateLimited: 0, episodes: 0 });
+    expect(estimator.counts).to.deep.equal({ admitted: 1, rateLimited: 0, episodes: 0, isolated: 0 });
   });
 
   it('rate-limit headers with nothing remaining pause until the reset, given as a Unix time too', () => {

@@ -70,8 +70,13 @@ describe('retry-policy', () => {
       expect(rateLimitDecision(1, { kind: 'seconds', seconds: 7 }, 2)).to.deep.equal({ retry: true, waitMs: 7000, reason: 'retry-after' });
     });
 
-    it('waits 60 s when Retry-After is present but unparsable', () => {
-      expect(rateLimitDecision(1, { kind: 'unparsable', raw: 'soon' }, 2)).to.include({ retry: true, waitMs: 60000 });
+    it('backs off as without Retry-After when it is present but unparsable', () => {
+      expect([1, 2, 3].map((n) => rateLimitDecision(n, { kind: 'unparsable', raw: 'soon' }, 2))).to.deep.equal([
+        { retry: true, waitMs: 2000, reason: 'retry-after-unparsable' },
+        { retry: true, waitMs: 4000, reason: 'retry-after-unparsable' },
+        { retry: true, waitMs: 8000, reason: 'retry-after-unparsable' },
+      ]);
+      expect(rateLimitDecision(1, { kind: 'unparsable', raw: 'soon' }, 0)).to.include({ waitMs: 1000 });
     });
 
     it('backs off exponentially without Retry-After, at least from 1 s', () => {

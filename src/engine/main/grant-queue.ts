@@ -26,6 +26,10 @@ export interface Pacer {
   rateAt(now: number): number;
   /** From when on the rate is unpaced if nothing new is heard; Infinity when it stays paced. */
   unpacedFrom(): number;
+  /** Grants are counted against what the service says remains: the key is not free meanwhile. */
+  metered(now: number): boolean;
+  /** Whether a grant may go now as far as those counts go; if not, the next answer (a refresh) tells. */
+  mayGrant(now: number): boolean;
   /**
    * A grant went out. `slotMs` is the spacing the request waited for when it
    * queued past its slot (demand above the pace), else 0: only then may the
@@ -112,7 +116,7 @@ export class GrantQueue {
   }
 
   private computeFree(now: number): boolean {
-    return !this.closed && now >= this.pacer.pausedUntil && !Number.isFinite(Math.min(this.pacer.rateAt(now), this.pacer.ceiling));
+    return !this.closed && now >= this.pacer.pausedUntil && !this.pacer.metered(now) && !Number.isFinite(Math.min(this.pacer.rateAt(now), this.pacer.ceiling));
   }
 
   private refreshFree(now: number): void {
@@ -139,6 +143,7 @@ export class GrantQueue {
         this.schedule(earliest);
         return;
       }
+      if (!this.pacer.mayGrant(now)) return;
       const w = this.queue.shift();
       if (!w) return;
       // A request that had to wait for its slot shows demand above the rate.

@@ -5,9 +5,28 @@
 // the pause. The scheme as a whole: rate-budget.ts and docs/architecture.md,
 // "Rate budget"; what the service sends: docs/api.md, "Rate limits".
 //
-// - A 429 starts an episode: every grant pauses until its Retry-After has
-//   passed (1 s when it has none), and the quota is estimated from requests
-//   the service admitted. Between two episodes the service's bucket went from
+// - Not every 429 is about the key's quota (issue 8; docs/decisions.md,
+//   "Isolated 429s and quota 429s"). A 429 counts as the quota's when
+//   (a) the service says so: `X-RateLimit-Remaining: 0` on it or on the
+//   answer before, or a Retry-After of LONG_RETRY_AFTER_SECONDS or more (a
+//   window that ends later, not a bucket that refills within a second);
+//   (b) the answers say so: a burst of 429s or a high share of them
+//   (throttle-evidence.ts), which random 429s do not make but a rate above
+//   the quota does; or (c) it came while the rate was probing at or beyond
+//   the quota estimate, where the last quota 429 was. Any other 429 is
+//   isolated: only its own request waits (its Retry-After, in the API
+//   client); the key stays free or keeps its pace.
+// - A quota 429 starts an episode. (a) pauses every grant until the reset
+//   (Retry-After, or X-RateLimit-Reset) and cuts nothing: a window that
+//   refills at its reset is best used in full. (b) pauses every grant until
+//   its Retry-After has passed (1 s when it has none), and the quota is
+//   estimated from requests the service admitted, as below. (c) pauses
+//   nothing; it cuts the rate at once to `backoff` × the estimate (the
+//   answers in flight would otherwise find the bucket still empty), refines
+//   the cut as below, but lowers the estimate only when
+//   429s were at least LOWER_SHARE of the answers since the episode before:
+//   a 429 where the estimate stood is what probing looks for, and a random
+//   one there must not drag the estimate down (see "cannot collapse" below). Between two episodes the service's bucket went from
 //   empty to empty, so admitted requests / time between them is its refill
 //   rate. The first episode has no earlier one: admissions per second since
 //   the run began stand in (too high by the bucket's burst, which the next
@@ -21,16 +40,28 @@
 //   too low is outgrown within half a minute (one from a handful of
 //   admissions doubles each second instead). A plain additive increase
 //   either wastes the quota after a cut or overshoots it every few seconds.
-//   The decrease stays multiplicative: repeated 429s without enough
+//   The decrease stays multiplicative: repeated quota 429s without enough
 //   admissions between them shrink the estimate each time.
+// - Why it cannot collapse under 429s our rate does not cause: such 429s
+//   come at a share that does not depend on our rate. Below SHARE (15 %)
+//   they are isolated whatever the rate, so they neither pause nor cut; the
+//   only ones that cut are those that happen to come while probing at the
+//   estimate, and those cannot lower it (below LOWER_SHARE). The estimate
+//   then only falls on evidence that grows with our rate (bursts, a high
+//   share, the service's own headers), which stops once the rate is below
+//   the quota. A share of random 429s above 15 % is treated as a quota: the
+//   key then runs paced near the rate it was admitted at, never below
+//   MIN_RATE, as before.
 // - `X-RateLimit-Remaining`/`-Reset` (or `RateLimit-Remaining`/`-Reset`, or
 //   the combined `RateLimit` field) cap the rate at remaining ÷ seconds to
 //   reset before any 429, and pause until the reset when nothing remains.
 
 import { MAX_RETRY_AFTER_SECONDS } from '../../api/retry-policy.js';
-import { rateLimitInfo } from '../shared/rate-headers.js';
-import { ADMITTED_FLUSH_MS, type RateOutcome, type ResponseHeaders } from '../shared/rate-outcome.js';
+import { rateLimitInfo, rateLimitRemaining, type RateLimitInfo } from '../shared/rate-headers.js';
+import { ADMITTED_FLUSH_MS, type RateOutcome } from '../shared/rate-outcome.js';
 import type { BudgetTimers, Pacer } from './grant-queue.js';
+import { RemainingMeter } from './remaining-meter.js';
+import { ThrottleEvidence } from './throttle-evidence.js';
 
 export interface QuotaEstimatorOptions {
   /** Requests per second never to exceed (`rate_limit`); 0 = no ceiling. Neither estimates nor probes go beyond it. */
@@ -74,6 +105,17 @@ const MIN_FIRST_EVIDENCE = 5;
  * measures better.
  */
 const SURE_EVIDENCE = 10;
+/** A Retry-After this long (seconds) is a window ending, not a bucket refilling or a passing hiccup. */
+export const LONG_RETRY_AFTER_SECONDS = 5;
+/**
+ * A probe 429 may lower the estimate only when 429s were this share of the
+ * answers since the last episode above the background share, and at least
+ * LOWER_MIN of them (the counts and the reasons as in throttle-evidence.ts).
+ */
+export const LOWER_SHARE = 0.1;
+export const LOWER_MIN = 10;
+/** A 429 while the rate is at least this share of the estimate is a probe's 429. */
+const AT_ESTIMATE = 0.995;
 const SLOT_MS = 100;
 const SLOTS = 10; // admissions are counted per 100 ms over the last second
 
@@ -101,7 +143,11 @@ export class QuotaEstimator implements Pacer {
   private readonly slots = new Float64Array(SLOTS);
   private slotIndex = 0; // absolute slot number of slots[slotIndex % SLOTS]
   private cutTimer: unknown;
-  private readonly tally = { admitted: 0, rateLimited: 0, episodes: 0 };
+  private readonly evidence = new ThrottleEvidence();
+  private readonly meter = new RemainingMeter();
+  /** Whether the running episode pauses the key (kinds a and b), rather than only cutting (c). */
+  private episodePauses = false;
+  private readonly tally = { admitted: 0, rateLimited: 0, episodes: 0, isolated: 0 };
 
   constructor(opts: QuotaEstimatorOptions) {
     this.ceiling = opts.ceiling > 0 ? opts.ceiling : Infinity;
@@ -122,8 +168,8 @@ export class QuotaEstimator implements Pacer {
     return this.pause;
   }
 
-  /** Answers other than 429, 429s, and the episodes those 429s made. */
-  get counts(): { admitted: number; rateLimited: number; episodes: number } {
+  /** Answers other than 429, 429s, the episodes those 429s made, and the 429s found isolated. */
+  get counts(): { admitted: number; rateLimited: number; episodes: number; isolated: number } {
     return { ...this.tally };
   }
 
@@ -138,26 +184,36 @@ export class QuotaEstimator implements Pacer {
   }
 
   onGrant(now: number, slotMs: number): void {
+    this.meter.granted();
     if (slotMs > 0) this.grow(now, slotMs);
     else this.lastGrowAt = now;
+  }
+
+  metered(now: number): boolean {
+    return this.meter.metering(now);
+  }
+
+  mayGrant(now: number): boolean {
+    return this.meter.mayGrant(now);
   }
 
   /** Requests that got an answer other than 429, reported in batches by free workers. */
   admitted(count: number): void {
     if (!(count > 0)) return;
     const now = this.now();
-    this.firstAdmitAt ??= now;
-    this.tally.admitted += count;
-    this.admittedSinceEpisode += count;
-    this.addToSlot(now, count);
+    this.meter.answered(now, count);
+    this.countAdmitted(now, count);
   }
 
   /** One attempt's answer, as its worker reported it. */
   observe(outcome: RateOutcome): void {
     const now = this.now();
-    if (outcome.status === 429) this.rateLimited(now, outcome.retryAfterSeconds);
-    else if (outcome.status !== null) this.admitted(1);
-    this.applyHeaders(outcome.headers, now);
+    const info = rateLimitInfo(outcome.headers, this.wallNow());
+    const remaining = rateLimitRemaining(outcome.headers);
+    this.meter.answered(now, 1, info === undefined ? remaining : undefined);
+    if (outcome.status === 429) this.rateLimited(now, outcome.retryAfterSeconds, remaining === 0);
+    else if (outcome.status !== null) this.countAdmitted(now, 1);
+    this.applyHeaders(info, now);
   }
 
   close(): void {
@@ -165,26 +221,69 @@ export class QuotaEstimator implements Pacer {
     this.cutTimer = undefined;
   }
 
-  private rateLimited(now: number, retryAfterSeconds: number | undefined): void {
+  private countAdmitted(now: number, count: number): void {
+    this.evidence.learning = this.quotaEstimate === undefined;
+    this.firstAdmitAt ??= now;
+    this.tally.admitted += count;
+    this.admittedSinceEpisode += count;
+    this.addToSlot(now, count);
+    this.evidence.admitted(now, count);
+  }
+
+  /** Sorts a 429 into the kinds of the header comment and acts on it. */
+  private rateLimited(now: number, retryAfterSeconds: number | undefined, saysNoneRemain: boolean): void {
     this.tally.rateLimited++;
-    const pauseMs = retryAfterSeconds !== undefined && retryAfterSeconds >= 0 ? retryAfterSeconds * 1000 : DEFAULT_PAUSE_MS;
+    const hasRetryAfter = retryAfterSeconds !== undefined && retryAfterSeconds >= 0;
+    const pauseMs = Math.min(hasRetryAfter ? retryAfterSeconds * 1000 : DEFAULT_PAUSE_MS, MAX_PAUSE_MS);
+    const window = saysNoneRemain || this.meter.exhausted || (hasRetryAfter && retryAfterSeconds >= LONG_RETRY_AFTER_SECONDS);
     const sameEpisode = this.episodeAt !== undefined && now < Math.max(this.episodeAt + EPISODE_MIN_MS, this.pause);
-    this.pause = Math.max(this.pause, now + Math.min(pauseMs, MAX_PAUSE_MS));
-    if (sameEpisode) return;
+    if (sameEpisode) {
+      this.evidence.inEpisode();
+      // Answers to requests sent before the episode began: counted in it, not as evidence for the
+      // next one (which would then find a burst that was this one). The service's word still pauses.
+      if (window || this.episodePauses) {
+        this.pause = Math.max(this.pause, now + pauseMs);
+        this.episodePauses = true;
+      }
+      if (window) this.meter.forget();
+      return;
+    }
+    this.evidence.learning = this.quotaEstimate === undefined;
+    this.evidence.rateLimited(now);
+    const crowded = !window && (this.evidence.burst() || this.evidence.highShare(now));
+    const probing = !window && !crowded && this.quotaEstimate !== undefined && this.aimdRate >= AT_ESTIMATE * this.quotaEstimate;
+    if (!window && !crowded && !probing) {
+      this.tally.isolated++;
+      return;
+    }
     this.tally.episodes++;
     const previous = this.episodeAt;
     this.episodeAt = now;
+    const between = this.evidence.sinceMark();
+    this.evidence.clearRecent();
+    this.episodePauses = window || crowded;
+    if (this.episodePauses) this.pause = Math.max(this.pause, now + pauseMs);
+    if (window) {
+      // Kind (a): the window refills at its reset; pausing until then is all it takes.
+      this.meter.forget();
+      this.admittedSinceEpisode = 0;
+      return;
+    }
+    const mayLower = crowded || (between.rejected >= LOWER_MIN && between.share >= LOWER_SHARE + this.evidence.backgroundShare);
+    const rateAtEpisode = this.rateAt(now);
+    // A probe pauses nothing: its cut goes at once, to backoff × the estimate, and is refined below.
+    if (probing && this.quotaEstimate !== undefined) this.aimdRate = Math.max(MIN_RATE, Math.min(this.aimdRate, this.backoff * this.quotaEstimate));
     // Workers report admissions in batches up to ADMITTED_FLUSH_MS old: decide once they are in.
     if (this.cutTimer !== undefined) this.timers.clear(this.cutTimer);
     this.cutTimer = this.timers.set(() => {
       this.cutTimer = undefined;
-      this.cut(now, previous);
+      this.cut(now, previous, mayLower, rateAtEpisode);
       this.onCut?.();
     }, CUT_DELAY_MS);
   }
 
-  /** Estimates the quota for the episode that began at `at` and cuts the rate below it. */
-  private cut(at: number, previous: number | undefined): void {
+  /** Estimates the quota for the episode that began at `at` (when the rate was `rateAtEpisode`) and cuts the rate below it. */
+  private cut(at: number, previous: number | undefined, mayLower: boolean, rateAtEpisode: number): void {
     const now = this.now();
     const admitted = this.admittedSinceEpisode;
     this.admittedSinceEpisode = 0;
@@ -200,11 +299,17 @@ export class QuotaEstimator implements Pacer {
       // an underestimate would cost the long climb back.
       measured = (this.tally.admitted * 1000) / firstSpan;
     }
-    const current = this.rateAt(now);
+    const current = rateAtEpisode;
     // Admissions cannot tell more than was sent: when pacing, the paced rate bounds the estimate.
     let estimate = Math.max(measured, this.admittedLastSecond(now));
     if (Number.isFinite(current)) estimate = Math.min(estimate, current);
     if (!(estimate > 0)) estimate = Number.isFinite(current) ? current : MIN_RATE;
+    // A probe's 429 among few others says the estimate was about right, not that it was too high:
+    // it keeps the estimate, or raises it to what was admitted between the episodes (for a bucket,
+    // empty at both, its refill rate), not to the last second, which may have drained its burst.
+    if (!mayLower && this.quotaEstimate !== undefined && previous !== undefined) {
+      estimate = Math.max(this.quotaEstimate, Math.min(measured, Number.isFinite(current) ? current : measured));
+    }
     this.quotaEstimate = Math.max(MIN_RATE, estimate);
     this.aimdRate = Math.max(MIN_RATE, this.backoff * this.quotaEstimate);
     this.probeSeconds = 0;
@@ -212,8 +317,7 @@ export class QuotaEstimator implements Pacer {
   }
 
   /** Caps the rate from rate-limit headers, or pauses when none remain. */
-  private applyHeaders(headers: ResponseHeaders, now: number): void {
-    const info = rateLimitInfo(headers, this.wallNow());
+  private applyHeaders(info: RateLimitInfo | undefined, now: number): void {
     if (!info) return;
     if (info.resetSeconds <= 0) {
       this.headerCap = undefined;

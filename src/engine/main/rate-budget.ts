@@ -5,13 +5,17 @@
 //
 // The scheme (issue 4) estimates the key's quota and paces just below it. Two
 // halves, each with its part of the scheme explained where it is done:
-// - quota-estimator.ts: what the service allows: pauses after a 429 or an
-//   exhausted rate-limit header, caps from rate-limit headers, the quota
-//   estimated between 429s and the rate that recovers and probes beyond it;
+// - quota-estimator.ts: what the service allows: which 429s are the quota's
+//   and which are isolated (with throttle-evidence.ts; issue 8), pauses
+//   after a quota 429 or an exhausted rate-limit header, caps from rate-limit
+//   headers, grants counted against a remaining count without a reset
+//   (remaining-meter.ts), the quota estimated between 429s and the rate that
+//   recovers and probes beyond it;
 // - grant-queue.ts: who sends next: the queue, grants spaced at that rate,
 //   and the `rate_limit` ceiling, which holds in every second.
-// Until the first 429 (and without `rate_limit` or rate-limit headers) the
-// budget is "free": workers are told so and skip the grant round trip.
+// Until the first quota 429 (and without `rate_limit` or rate-limit headers)
+// the budget is "free": workers are told so and skip the grant round trip;
+// an isolated 429 leaves it free (docs/decisions.md, "Isolated 429s and quota 429s").
 // This class only joins the two and gives the coordinator one object.
 
 import type { RateOutcome } from '../shared/rate-outcome.js';
@@ -46,6 +50,8 @@ export interface RateBudgetSnapshot {
   admitted: number;
   rateLimited: number;
   episodes: number;
+  /** 429s that only delayed their own request. */
+  isolated: number;
 }
 
 export class RateBudget {
@@ -77,7 +83,7 @@ export class RateBudget {
 
   snapshot(): RateBudgetSnapshot {
     const now = this.now();
-    const { admitted, rateLimited, episodes } = this.estimator.counts;
+    const { admitted, rateLimited, episodes, isolated } = this.estimator.counts;
     return {
       free: this.queue.free,
       rate: this.estimator.rateAt(now),
@@ -88,6 +94,7 @@ export class RateBudget {
       admitted,
       rateLimited,
       episodes,
+      isolated,
     };
   }
 
@@ -99,6 +106,8 @@ export class RateBudget {
   /** Requests that got an answer other than 429, reported in batches by free workers. */
   admitted(count: number): void {
     this.estimator.admitted(count);
+    // Answers may let a metered grant go (remaining-meter.ts).
+    this.queue.refresh();
   }
 
   observe(outcome: RateOutcome): void {

@@ -28,6 +28,18 @@ export function rateLimitInfo(headers: ResponseHeaders, wallNowMs: number): Rate
   return { remaining, resetSeconds };
 }
 
+/**
+ * `X-RateLimit-Remaining` (or `RateLimit-Remaining`, or `remaining=`/`r=` of
+ * the combined field) alone: Laravel's throttle sends it on every answer but
+ * the reset only on a 429.
+ */
+export function rateLimitRemaining(headers: ResponseHeaders): number | undefined {
+  const remaining =
+    num(headers['x-ratelimit-remaining'] ?? headers['ratelimit-remaining']) ??
+    num(/(?:^|[\s,;])(?:remaining|r)=(\d+(?:\.\d+)?)/.exec(first(headers['ratelimit']) ?? '')?.[1]);
+  return remaining !== undefined && remaining >= 0 ? remaining : undefined;
+}
+
 /** Only the headers the budget reads, so a worker posts little across threads. */
 export function rateLimitHeaders(headers: ResponseHeaders): ResponseHeaders | undefined {
   let out: ResponseHeaders | undefined;

@@ -1,5 +1,8 @@
 // Caps how many tasks (a section's detail requests) run at once, starting
-// them in the order they were asked for.
+// them in the order they were asked for. A task may step outside its slot
+// while it only waits (a retry's Retry-After or backoff: issue 8), so an
+// isolated 429 does not idle a slot for a second; it comes back ahead of the
+// tasks not yet started.
 
 /** At most `limit` tasks at once, started in the order they were asked for. */
 export class Limiter {
@@ -12,15 +15,27 @@ export class Limiter {
     this.limit = limit;
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active < this.limit && this.#waiting.length === 0) this.#active++;
-    // The slot is handed over by release(), already counted.
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  /** `outside(wait)` gives the slot up while `wait` runs and takes one back, ahead of the queue, before it returns. */
+  async run<T>(task: (outside: (wait: () => Promise<void>) => Promise<void>) => Promise<T>): Promise<T> {
+    await this.#acquire(false);
     try {
-      return await task();
+      return await task(async (wait) => {
+        this.#release();
+        try {
+          await wait();
+        } finally {
+          await this.#acquire(true);
+        }
+      });
     } finally {
       this.#release();
     }
+  }
+
+  async #acquire(first: boolean): Promise<void> {
+    if (this.#active < this.limit && this.#waiting.length === 0) this.#active++;
+    // The slot is handed over by release(), already counted.
+    else await new Promise<void>((resolve) => (first ? this.#waiting.unshift(resolve) : this.#waiting.push(resolve)));
   }
 
   #release(): void {

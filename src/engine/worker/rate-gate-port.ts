@@ -53,13 +53,14 @@ export class PortRateGate implements RateGate {
   }
 
   /**
-   * 429s and rate-limit headers go at once; plain answers are only counted,
-   * and sent at most every ADMITTED_FLUSH_MS but never later than that.
+   * 429s, rate-limit headers and attempts without an answer go at once (the
+   * budget may be counting unanswered grants: remaining-meter.ts); plain
+   * answers are only counted, and sent at most every ADMITTED_FLUSH_MS but
+   * never later than that.
    */
   observe(outcome: RateOutcome): void {
     const headers = rateLimitHeaders(outcome.headers);
-    if (outcome.status !== 429 && headers === undefined) {
-      if (outcome.status === null) return;
+    if (outcome.status !== 429 && outcome.status !== null && headers === undefined) {
       this.admitted++;
       if (performance.now() - this.lastFlush >= ADMITTED_FLUSH_MS) this.flushAdmitted();
       else this.flushTimer ??= setTimeout(() => this.flushAdmitted(), ADMITTED_FLUSH_MS).unref();

@@ -174,7 +174,8 @@ async function withDetailsFetched(listed: ListedWindow, ctx: SegmentRunContext, 
       const qid = (summary as Record<string, unknown> | null)?.queue_id;
       const t = eventTime('mail', summary);
       if ((typeof qid !== 'string' && typeof qid !== 'number') || t === undefined) return summary;
-      const res = await limiter.run(() => ctx.client.detail(String(qid), t));
+      // A retry's wait frees the slot for the window's other details (limiter.ts).
+      const res = await limiter.run((outside) => ctx.client.detail(String(qid), t, { whileWaiting: outside }));
       switch (res.status) {
         case 'ok':
           metrics.counts.detailsFetched++;
