@@ -10,7 +10,7 @@ import path from 'node:path';
 import { StateCorruptError, WriteError } from '../common/errors.js';
 import { errnoCode, removeDurable, truncateDurable } from './durable-fs.js';
 import { readPosition } from './position-store.js';
-import { isObject, isWholeNumber } from './json-shape.js';
+import { commitRecordProblem, isObject, isWholeNumber } from './json-shape.js';
 
 export interface PendingFile {
   path: string;
@@ -168,22 +168,10 @@ function parsePendingRecord(text: string, pendingFile: string, positionFile: str
 function pendingRecordProblem(v: unknown): string | undefined {
   if (!isObject(v)) return 'expected a JSON object';
   if (v.version !== 1) return `unknown version ${JSON.stringify(v.version)} (expected 1)`;
-  if (typeof v.section !== 'string') return 'field "section" missing or not a string';
-  if (v.fromPosition !== null && !isWholeNumber(v.fromPosition)) return 'field "fromPosition" missing or not a whole number or null';
-  if (!isWholeNumber(v.toPosition)) return 'field "toPosition" missing or not a whole number';
   if (v.positionBefore !== undefined && v.positionBefore !== null && !isWholeNumber(v.positionBefore)) {
     return 'field "positionBefore" is not a whole number or null';
   }
-  if (typeof v.createdAt !== 'string') return 'field "createdAt" missing or not a string';
-  if (!Array.isArray(v.files)) return 'field "files" missing or not an array';
-  for (const [i, f] of v.files.entries()) {
-    if (!isObject(f)) return `files[${i}] is not an object`;
-    if (typeof f.path !== 'string' || !path.isAbsolute(f.path)) return `files[${i}].path missing or not an absolute path`;
-    if (!isWholeNumber(f.size)) return `files[${i}].size missing or not a whole number`;
-    if (typeof f.existed !== 'boolean') return `files[${i}].existed missing or not true/false`;
-    if (f.appendBytes !== undefined && !isWholeNumber(f.appendBytes)) return `files[${i}].appendBytes is not a whole number`;
-  }
-  return undefined;
+  return commitRecordProblem(v, 'optional');
 }
 
 function corrupt(pendingFile: string, positionFile: string, section: string, what: string): StateCorruptError {

@@ -27,7 +27,7 @@ import path from 'node:path';
 import { StateCorruptError, WriteError } from '../common/errors.js';
 import { errnoCode, fsyncDirAsync, fsyncFileAsync, removeAsync, writeAtDurable, writeFileAtomicAsync } from './durable-fs.js';
 import { recoverLegacyPendingCommit } from './legacy-pending-commit.js';
-import { isObject, isWholeNumber } from './json-shape.js';
+import { commitRecordProblem, isObject, isWholeNumber } from './json-shape.js';
 import { readPosition, writePositionAsync } from './position-store.js';
 
 export const JOURNAL_VERSION = 2;
@@ -454,21 +454,9 @@ function sha256(parts: readonly Buffer[]): string {
 function headerProblem(v: unknown): string | undefined {
   if (!isObject(v)) return 'expected a JSON object';
   if (v.version !== JOURNAL_VERSION) return `unknown version ${JSON.stringify(v.version)} (expected ${JOURNAL_VERSION})`;
-  if (typeof v.section !== 'string') return 'field "section" missing or not a string';
-  if (v.fromPosition !== null && !isWholeNumber(v.fromPosition)) return 'field "fromPosition" missing or not a whole number or null';
-  if (!isWholeNumber(v.toPosition)) return 'field "toPosition" missing or not a whole number';
   if (v.positionBefore !== null && !isWholeNumber(v.positionBefore)) return 'field "positionBefore" missing or not a whole number or null';
   if (typeof v.sha256 !== 'string') return 'field "sha256" missing or not a string';
-  if (typeof v.createdAt !== 'string') return 'field "createdAt" missing or not a string';
-  if (!Array.isArray(v.files)) return 'field "files" missing or not an array';
-  for (const [i, f] of v.files.entries()) {
-    if (!isObject(f)) return `files[${i}] is not an object`;
-    if (typeof f.path !== 'string' || !path.isAbsolute(f.path)) return `files[${i}].path missing or not an absolute path`;
-    if (!isWholeNumber(f.size)) return `files[${i}].size missing or not a whole number`;
-    if (typeof f.existed !== 'boolean') return `files[${i}].existed missing or not true/false`;
-    if (!isWholeNumber(f.appendBytes)) return `files[${i}].appendBytes missing or not a whole number`;
-  }
-  return undefined;
+  return commitRecordProblem(v, 'required');
 }
 
 function corrupt(journalFile: string, positionFile: string, section: string, what: string): StateCorruptError {

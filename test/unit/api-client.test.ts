@@ -14,6 +14,7 @@ import { AbortedError, ApiAuthError, ApiHttpError, ConfigError, MalformedRespons
 import { maskKey } from '../../src/common/mask.js';
 import { networkErrorKind, toNetworkError } from '../../src/api/network-errors.js';
 import { RATE_LIMIT_RETRIES } from '../../src/api/retry-policy.js';
+import { testClientOptions } from '../support/client-options.js';
 
 // A self-signed certificate for 127.0.0.1 (valid for 100 years), used as its own CA.
 const TLS_KEY = `-----BEGIN PRIVATE KEY-----
@@ -142,28 +143,16 @@ async function tunnellingProxy(): Promise<{ url: string; connects: string[] }> {
 function makeClient(url: string, over: Partial<ApiClientOptions> = {}) {
   const waits: number[] = [];
   const events: RequestEvent[] = [];
-  const client = new ApiClient({
-    section: 'MailLogger:example.com-in',
-    apiKey: KEY,
-    url,
-    category: 'mail',
-    type: 'incominglog',
-    domain: 'example.com',
-    listTimeoutMs: 5000,
-    detailTimeoutMs: 5000,
-    listRetries: 2,
-    listSleepSeconds: 2,
-    detailRetries: 2,
-    detailSleepSeconds: 1,
-    useSession: true,
-    maxConnections: 2,
-    env: {},
-    sleep: async (ms) => {
-      waits.push(ms);
-    },
-    onRequest: (ev) => events.push(ev),
-    ...over,
-  });
+  const client = new ApiClient(
+    testClientOptions(url, {
+      apiKey: KEY,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+      onRequest: (ev) => events.push(ev),
+      ...over,
+    }),
+  );
   cleanups.push(() => client.destroy());
   return { client, waits, events };
 }

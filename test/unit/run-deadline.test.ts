@@ -11,6 +11,7 @@ import { ApiClient, type ApiClientOptions } from '../../src/api/api-client.js';
 import { deadlineStop } from '../../src/api/run-deadline.js';
 import { ApiHttpError, RunDeadlineError, deserializeError, serializeError } from '../../src/common/errors.js';
 import { onCleanup } from '../support/cleanup.js';
+import { testClientOptions } from '../support/client-options.js';
 
 const KEY = 'deadline-key-0123456789abcdef';
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
@@ -32,29 +33,21 @@ async function failingApi(answer: { status: number; headers?: Record<string, str
 function clientWithClock(url: string, over: Partial<ApiClientOptions>) {
   let clock = T0;
   const waits: number[] = [];
-  const client = new ApiClient({
-    section: 'MailLogger:deadline',
-    apiKey: KEY,
-    url,
-    category: 'mail',
-    type: 'incominglog',
-    domain: 'example.com',
-    listTimeoutMs: 5000,
-    detailTimeoutMs: 5000,
-    listRetries: 10,
-    listSleepSeconds: 2,
-    detailRetries: 10,
-    detailSleepSeconds: 2,
-    useSession: true,
-    maxConnections: 2,
-    env: {},
-    wallClock: () => clock,
-    sleep: async (ms) => {
-      waits.push(ms);
-      clock += ms;
-    },
-    ...over,
-  });
+  const client = new ApiClient(
+    testClientOptions(url, {
+      section: 'MailLogger:deadline',
+      apiKey: KEY,
+      listRetries: 10,
+      detailRetries: 10,
+      detailSleepSeconds: 2,
+      wallClock: () => clock,
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms;
+      },
+      ...over,
+    }),
+  );
   onCleanup(() => client.destroy());
   return { client, waits };
 }
