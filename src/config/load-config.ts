@@ -153,6 +153,7 @@ function resolveSection(s: IniSection, ctx: SectionContext): SectionConfig | und
     detailRetries: v.detail_retries,
     detailSleepTime: v.detail_sleep_time,
     maxParallelDetails: v.max_parallel_details,
+    maxResponseSize: v.max_response_size,
     useSession: v.use_session,
     verbose: v.verbose,
     fileTime: v.file_time,

@@ -59,6 +59,8 @@ export interface SectionConfig {
   detailRetries: number;
   detailSleepTime: number;
   maxParallelDetails: number;
+  /** Largest API answer read for one request, MiB (max_response_size). */
+  maxResponseSize: number;
   useSession: boolean;
   verbose: boolean;
   fileTime: FileTime;

@@ -53,6 +53,12 @@ export interface MockFaults {
   perKeyRateLimit?: PerKeyRateLimit;
   /** Send X-RateLimit-Limit/-Remaining/-Reset with perKeyRateLimit. */
   rateLimitHeaders?: boolean;
+  /**
+   * Answers of 200 to requests it matches (all when no match) are padded with
+   * trailing JSON whitespace to `bytes` bytes: the same records, in an answer
+   * larger than a client's size cap. chunked: sent without Content-Length.
+   */
+  oversize?: { bytes: number; chunked?: boolean; match?: (request: FaultRequestInfo) => boolean };
   /** Per-request hook: return an action to fail this request with it, undefined to go on. */
   failPaths?: (request: FaultRequestInfo) => FailAction | undefined;
 }
@@ -108,6 +114,10 @@ export function validateFaults(faults: Partial<MockFaults>): void {
   const rl = faults.perKeyRateLimit;
   if (rl !== undefined && !(rl.requestsPerSecond > 0 && (rl.burst === undefined || rl.burst >= 1))) {
     throw new RangeError('fault perKeyRateLimit needs requestsPerSecond > 0 and burst >= 1');
+  }
+  const big = faults.oversize;
+  if (big !== undefined && !(Number.isSafeInteger(big.bytes) && big.bytes > 0)) {
+    throw new RangeError(`fault oversize.bytes must be a positive whole number of bytes, got ${String(big.bytes)}`);
   }
   for (const kind of faults.kinds ?? []) {
     if (kind !== 'list' && kind !== 'detail') throw new RangeError(`fault kinds accepts 'list' and 'detail', got ${String(kind)}`);

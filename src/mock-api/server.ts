@@ -263,6 +263,14 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     }
   }
 
+  /** MockFaults.oversize: the same JSON, padded with trailing whitespace. */
+  function oversize(answer: Answer, info: FaultRequestInfo): Answer {
+    const big = faults.faults.oversize;
+    if (!big || answer.status !== 200 || !(big.match?.(info) ?? true)) return answer;
+    const pad = big.bytes - Buffer.byteLength(answer.body, 'utf8');
+    return { ...answer, body: pad > 0 ? answer.body + ' '.repeat(pad) : answer.body, ...(big.chunked ? { chunked: true } : {}) };
+  }
+
   function send(res: ServerResponse, answer: Answer, mode: 'full' | 'drop' | 'dropMidBody', delayMs: number): void {
     const write = (): void => {
       if (res.destroyed || res.socket === null || res.socket.destroyed) return;
@@ -271,7 +279,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
         return;
       }
       const body = Buffer.from(answer.body, 'utf8');
-      res.writeHead(answer.status, { ...answer.headers, 'content-length': String(body.length) });
+      // Without Content-Length, Node sends the body chunked.
+      res.writeHead(answer.status, answer.chunked ? answer.headers : { ...answer.headers, 'content-length': String(body.length) });
       if (mode === 'dropMidBody') {
         // Content-Length promises the whole body; the client must notice it never came.
         const socket = res.socket;
@@ -339,7 +348,7 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     }
     const { decision, delayMs } = faults.decide(info);
     const normal = r.kind === 'list' ? listAnswer(r.category, query, key, entry) : detailAnswer(r.rawId, query, key, entry);
-    const answer = spoil(normal, decision, r.kind);
+    const answer = oversize(spoil(normal, decision, r.kind), info);
     if (limited) Object.assign(answer.headers, limited.headers);
     const mode = decision.action === 'drop' ? 'drop' : decision.action === 'dropMidBody' ? 'dropMidBody' : 'full';
     finish(answer, mode, delayMs, decision.action === 'none' ? undefined : decision.fault);

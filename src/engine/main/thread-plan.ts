@@ -1,0 +1,38 @@
+// How many worker threads a run starts and how many sections each runs at
+// once (docs/decisions.md, "Threads sized to the machine"). Sections are I/O:
+// a thread runs several of them concurrently on its event loop. Threads are
+// CPU: never more than the machine's cores, nor than there are sections.
+
+import os from 'node:os';
+
+export interface ThreadPlan {
+  /** Worker threads at most (Piscina maxThreads). */
+  threads: number;
+  /** Sections one thread runs at once (Piscina concurrentTasksPerWorker). */
+  sectionsPerThread: number;
+  /** Old-generation heap limit of each thread, MiB (Worker resourceLimits). */
+  heapMiB: number;
+}
+
+/** Heap a thread needs besides its sections' answers: modules, pools, one window's records. */
+const BASE_HEAP_MIB = 128;
+/**
+ * A parsed JSON answer takes a few times its size as objects, next to its
+ * text: room for that many copies of the largest allowed answer per section.
+ */
+const ANSWER_HEAP_FACTOR = 4;
+
+/**
+ * `sections` to run, `concurrency` of them at once (--max-workers, or 1),
+ * on a machine with `cores` (os.availableParallelism()) CPUs.
+ * `maxResponseMiB` is the largest max_response_size among them.
+ */
+export function threadPlan(sections: number, concurrency: number, maxResponseMiB: number, cores: number = os.availableParallelism()): ThreadPlan {
+  const atOnce = Math.max(1, Math.min(sections, concurrency));
+  const threads = Math.max(1, Math.min(cores, atOnce));
+  const sectionsPerThread = Math.ceil(atOnce / threads);
+  // One runaway section can only take its own thread down (failing the
+  // sections it shares it with), never the host.
+  const heapMiB = BASE_HEAP_MIB + ANSWER_HEAP_FACTOR * maxResponseMiB * Math.min(sectionsPerThread, 4);
+  return { threads, sectionsPerThread, heapMiB };
+}
