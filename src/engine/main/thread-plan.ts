@@ -1,7 +1,8 @@
 // How many worker threads a run starts and how many sections each runs at
 // once (docs/decisions.md, "Threads sized to the machine"). Sections are I/O:
 // a thread runs several of them concurrently on its event loop. Threads are
-// CPU: never more than the machine's cores, nor than there are sections.
+// CPU: never more than the machine's cores, nor than there are sections, and
+// one more only for every SECTIONS_PER_THREAD sections at once.
 
 import os from 'node:os';
 
@@ -13,6 +14,16 @@ export interface ThreadPlan {
   /** Old-generation heap limit of each thread, MiB (Worker resourceLimits). */
   heapMiB: number;
 }
+
+/**
+ * Sections one thread is given before another thread starts. A section
+ * waits on the API nearly all the time: at the latency bench's L = 20 ms and
+ * max_parallel_details = 2, one costs ≈ 6 % of a core, so eight keep a
+ * thread about half busy. Each extra thread costs its own module load, JIT
+ * warm-up and heap (bench/RESULTS.md, "Cron tick": one thread instead of two
+ * took the 7-section tick from ≈ 7 to ≈ 4.5 CPU s).
+ */
+const SECTIONS_PER_THREAD = 8;
 
 /** Heap a thread needs besides its sections' answers: modules, pools, one window's records. */
 const BASE_HEAP_MIB = 128;
@@ -29,7 +40,7 @@ const ANSWER_HEAP_FACTOR = 4;
  */
 export function threadPlan(sections: number, concurrency: number, maxResponseMiB: number, cores: number = os.availableParallelism()): ThreadPlan {
   const atOnce = Math.max(1, Math.min(sections, concurrency));
-  const threads = Math.max(1, Math.min(cores, atOnce));
+  const threads = Math.max(1, Math.min(cores, Math.ceil(atOnce / SECTIONS_PER_THREAD)));
   const sectionsPerThread = Math.ceil(atOnce / threads);
   // One runaway section can only take its own thread down (failing the
   // sections it shares it with), never the host.
