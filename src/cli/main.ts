@@ -77,7 +77,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .option('section', { alias: 's', type: 'string', describe: 'run only this section (MailLogger:NAME or NAME)' })
     // No default: yargs counts a default as given, so conflicts('section', 'all') would refuse every --section.
     .option('all', { type: 'boolean', describe: 'run every [MailLogger:*] section' })
-    .option('parallel', { type: 'boolean', default: false, describe: 'run sections concurrently, each in a worker thread' })
+    .option('parallel', { type: 'boolean', default: false, describe: 'run sections concurrently, on worker threads' })
     .option('max-workers', { type: 'number', default: 5, describe: 'sections at once with --parallel' })
     .option('list', { type: 'boolean', default: false, describe: 'list the sections and their positions, then exit' })
     .option('check', { type: 'boolean', default: false, describe: "validate the config and print each section's resolved settings" })
