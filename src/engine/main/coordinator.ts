@@ -101,7 +101,7 @@ export class Coordinator {
       maxThreads: plan.threads,
       // --max-workers sections at once, several to a thread (docs/decisions.md, "Threads sized to the machine").
       concurrentTasksPerWorker: plan.sectionsPerThread,
-      resourceLimits: { maxOldGenerationSizeMb: plan.heapMiB },
+      resourceLimits: { maxOldGenerationSizeMb: plan.heapMiB, maxYoungGenerationSizeMb: plan.youngMiB },
       idleTimeout: 1000,
       // Section tasks stay async for minutes; parking idle threads in
       // Atomics.wait would freeze their pending I/O (docs/decisions.md, "Worker threads without Atomics.wait").
