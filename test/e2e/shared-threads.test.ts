@@ -113,14 +113,11 @@ describe('worker threads sized to the machine', function () {
     const sections = s.sections.map((cfg, i) => (i === 1 ? unknownKey(cfg) : i === 2 ? { ...cfg, outputDirectory: `${blocked}/out` } : cfg));
     // The two healthy sections wait on their first list until both others have failed.
     const hold = holdFirstLists(s, 2);
-    const failed = new Set<string>();
-    const notify = (section: string, level: string): void => {
-      if (level === 'error') failed.add(section);
-      if (failed.size === 2) hold.release();
-    };
-    const coordinator = new Coordinator({ sections, range: { from: s.start, to: s.end }, concurrency: 4, notify, cores: 1 });
+    const coordinator = new Coordinator({ sections, range: { from: s.start, to: s.end }, concurrency: 4, notify: () => undefined, cores: 1 });
     const running = coordinator.run();
-    await hold.arrived;
+    const failed = (): number => [...coordinator.sectionStates.values()].filter((st) => st.status === 'failed').length;
+    await until(() => (hold.caught === 2 && failed() === 2 ? true : undefined), 'two sections failed while the other two wait on their first list');
+    hold.release();
     const results = await running;
 
     expect(results.map((r) => r.status)).to.deep.equal(['completed', 'failed', 'failed', 'completed']);

@@ -3,7 +3,7 @@
 // writes heartbeats while sections run, and collects the results.
 
 import { performance } from 'node:perf_hooks';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { deserializeError, LockHeldError, serializeError, UzpError, WorkerCrashError } from '../../common/errors.js';
 import { writeHeartbeat } from '../../reporting/heartbeat.js';
@@ -171,6 +171,10 @@ export class Coordinator {
         this.opts.notify(cfg.section, 'error', crash.message);
         result = { section: cfg.section, status: 'failed', metrics: state.metrics, error: serializeError(crash) };
       } finally {
+        // The result comes back on Piscina's channel, which can overtake the
+        // section's last messages on its own port (the error of a section that
+        // failed at once): take them before the port closes, or they are lost.
+        for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) this.onMessage(state, port1, m.message as WorkerMessage);
         this.ports.delete(cfg.section);
         port1.close();
       }
