@@ -9,8 +9,9 @@ import { rateLimitBound, type RateLimitResult, type RateScenario } from './rate-
 import { bigBackfill, manySections, type BackfillResult, type ManySectionsResult } from './scale.js';
 import { throttleBound, type ThrottleOptions, type ThrottleResult } from './throttle-bound.js';
 import { machine, round } from './support.js';
+import { manySectionTick, sevenSectionTick, type TickFigures } from './cron-tick.js';
 
-const GROUPS = ['latency', 'rate', 'throttle', 'scale'] as const;
+const GROUPS = ['latency', 'rate', 'throttle', 'scale', 'tick'] as const;
 type Group = (typeof GROUPS)[number];
 
 const RATE = 50;
@@ -118,6 +119,25 @@ async function main(): Promise<number> {
         `| (c) backfill ${r.records.toLocaleString('en')} records, split_interval ${r.splitInterval} | ${r.wallSeconds} s, ${r.recordsPerSecond} records/s, ${r.requests} requests, peak RSS **${r.peakRssMiB} MiB** | ${r.targetRecords >= 1_000_000 ? '< 200 MiB' : '(for comparison)'} |`,
       );
     }
+  }
+
+  if (run('tick')) {
+    const targets: Record<string, string> = {
+      '7 sections, nothing new': '≤ 0.4 CPU s, ≤ 100 MB',
+      '7 sections, new data': '≤ half of before, ≤ 120 MB',
+      '200 sections, --max-workers 5': '≤ 150 MB',
+      '1000 sections, --max-workers 32': 'finishes, ≤ 200 MB',
+    };
+    const report = (f: TickFigures): void => {
+      say(`    ${f.label}: ${f.cpuSeconds} CPU s, peak RSS ${f.peakRssMiB} MiB, wall ${f.wallSeconds} s (${f.records} records, ${f.requests} requests)`);
+      lines.push(`| (d) cron tick, ${f.label} | **${f.cpuSeconds} CPU s**, peak RSS **${f.peakRssMiB} MiB**, wall ${f.wallSeconds} s; ${f.records} records, ${f.requests} requests | ${targets[f.label] ?? '–'} |`);
+    };
+    say('\n(d) cron tick: 7 sections (4 mail, quarantine, hold, authentication), with new data, then nothing new ...');
+    for (const f of await sevenSectionTick()) report(f);
+    say('\n(d) cron tick: 200 sections (authentication and quarantine, little data) ...');
+    report(await manySectionTick(200, 5));
+    say('\n(d) cron tick: 1000 sections (authentication and quarantine, little data), --max-workers 32 ...');
+    report(await manySectionTick(1000, 32));
   }
 
   say(`\nDone in ${round((performance.now() - started) / 1000, 0)} s.\n`);

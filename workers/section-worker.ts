@@ -3,6 +3,7 @@
 // back over the task's MessagePort and returns a plain SectionResult.
 
 import { pathToFileURL } from 'node:url';
+import { threadId } from 'node:worker_threads';
 import { LockLostError, serializeError } from '../src/common/errors.js';
 import { lockStillNames } from '../src/storage/section-lock.js';
 import { PortRateGate } from '../src/engine/worker/rate-gate-port.js';
@@ -71,7 +72,7 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       if (r?.note) log.info(`log retention: ${r.note}`);
       if (r?.deleted.length) log.info(`log retention: deleted ${r.deleted.length} old log file(s): ${r.deleted.join(', ')}`);
     }
-    return await runSection({
+    const result = await runSection({
       config: cfg,
       range: task.range,
       log,
@@ -83,12 +84,13 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       commitHooks: await testCommitHooks(cfg),
       fence,
     });
+    return { ...result, threadId };
   } catch (err) {
     // Errors before or around the run (unreadable state files, unwritable
     // output): a failed section with its error, never a hang or a silent pass.
     const error = serializeError(err);
     emit({ type: 'error', section: cfg.section, error });
-    return { section: cfg.section, status: 'failed', metrics: emptyMetrics(), error };
+    return { section: cfg.section, status: 'failed', metrics: emptyMetrics(), error, threadId };
   } finally {
     try {
       await log?.close();

@@ -25,12 +25,14 @@ import {
   MalformedResponseError,
   RunDeadlineError,
   UnparsableAnswerError,
+  ResponseTooLargeError,
   UzpError,
   type ErrorContext,
 } from '../common/errors.js';
 import { redact } from '../common/mask.js';
 import type { RateOutcome } from '../engine/shared/rate-outcome.js';
 import { networkErrorKind, toNetworkError } from './network-errors.js';
+import { BodyTooLarge, readBodyCapped } from './bounded-body.js';
 import { parseRetryAfter, rateLimitDecision, transientRetryWaitMs, type RetryAfter } from './retry-policy.js';
 import { deadlineStop, type RunDeadline } from './run-deadline.js';
 
@@ -89,7 +91,12 @@ export interface ApiClientOptions {
   deadline?: RunDeadline;
   /** Wall-clock epoch milliseconds the deadline is checked with; Date.now() unless a test injects one. */
   wallClock?: () => number;
+  /** Largest answer read for one request, bytes (max_response_size); a bigger one fails it with ResponseTooLargeError. Default 64 MiB. */
+  maxResponseBytes?: number;
 }
+
+/** max_response_size's default, for clients built without a config (tests, tools). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 2 ** 20;
 
 export type DetailResult =
   | { status: 'ok'; record: Record<string, unknown> }
@@ -371,19 +378,23 @@ export class ApiClient {
           reset: !o.useSession,
         });
         gotHeaders = true;
-        let text: string;
+        let text: string | ResponseTooLargeError;
         try {
-          // Pages are at most 1000 records (docs/api.md, "List"): reading whole is fine.
-          text = await res.body.text();
+          // Pages are at most 1000 records (docs/api.md, "List"): read whole, up to max_response_size.
+          text = await readBodyCapped(res.body, o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, res.headers['content-length']);
         } catch (err) {
           // Never leave a half-read body holding a socket.
           res.body.destroy();
-          throw err;
+          if (!(err instanceof BodyTooLarge)) throw err;
+          text = this.#tooLarge(spec.kind, err, { section: o.section, url, status: res.statusCode, durationMs: elapsed(), attempt });
         }
         status = res.statusCode;
         headers = res.headers;
         this.#noteServerDate(headers['date']);
-        outcome = spec.interpret(status, headers, text, { section: o.section, url, status, durationMs: elapsed(), attempt });
+        outcome =
+          typeof text === 'string'
+            ? spec.interpret(status, headers, text, { section: o.section, url, status, durationMs: elapsed(), attempt })
+            : { type: 'fatal', error: text };
       } catch (caught) {
         // An abort may surface as undici's own error rather than the reason it was given.
         const err = deadline.signal.aborted && !this.#requestSignal.aborted ? (deadline.signal.reason as unknown) : caught;
@@ -484,6 +495,17 @@ export class ApiClient {
     // The header has whole seconds: the service's time was in [serverMs, serverMs + 1000) when it answered.
     const localMs = (this.#opts.wallNow ?? Date.now)();
     this.#clockSkewSeconds = Math.round((localMs - (serverMs + 500)) / 1000);
+  }
+
+  #tooLarge(kind: 'list' | 'detail', err: BodyTooLarge, ctx: ErrorContext): ResponseTooLargeError {
+    const mib = (n: number): string => `${Math.round((n / 2 ** 20) * 10) / 10} MiB`;
+    const size = err.declared !== undefined ? `declares ${mib(err.declared)}` : `went past it after ${mib(err.received)}`;
+    const effect = kind === 'list' ? 'the window is not committed and the position stays' : 'the record is written without its details';
+    return new ResponseTooLargeError(
+      `section ${String(ctx.section)}: the ${kind} answer is larger than max_response_size = ${mib(err.limitBytes)} (it ${size}); ` +
+        `${effect}; raise max_response_size if such answers are expected, or lower split_interval; GET ${String(ctx.url)}`,
+      { ...ctx, kind, limitBytes: err.limitBytes, receivedBytes: err.received, ...(err.declared !== undefined ? { declaredBytes: err.declared } : {}) },
+    );
   }
 
   #httpFailure<T>(status: number, headers: Headers, text: string, ctx: ErrorContext): Attempt<T> {

@@ -25,6 +25,7 @@ export function clientOptions(cfg: SectionConfig, runtime: ClientRuntime = {}): 
     // Every detail slot, plus the list request that runs ahead of them.
     maxConnections: cfg.maxParallelDetails + 1,
     caFile: cfg.caFile || undefined,
+    maxResponseBytes: cfg.maxResponseSize * 2 ** 20,
     ...runtime,
   };
 }

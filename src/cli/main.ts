@@ -9,9 +9,6 @@
 import yargs from 'yargs';
 import { ConfigError, UsageError, UzpError } from '../common/errors.js';
 import { parseTimeValue } from '../config/time-value.js';
-import { runCommand } from './run-command.js';
-import { listCommand } from './list-command.js';
-import { checkCommand } from './check-command.js';
 import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
 import { packageVersion } from '../common/package-version.js';
 import { shardFromArgs } from './shard-assignment.js';
@@ -30,9 +27,11 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     const parsed = await parseArgs(argv, full);
     if (typeof parsed === 'number') return parsed;
     args = parsed;
-    if (args.list) return await listCommand(args, full);
-    if (args.check) return await checkCommand(args, full);
-    return await runCommand(args, full);
+    // Each command loads only its own modules: a cron run never pays for
+    // --check's HTTP client on the main thread (docs/decisions.md, "A cheap start").
+    if (args.list) return await (await import('./list-command.js')).listCommand(args, full);
+    if (args.check) return await (await import('./check-command.js')).checkCommand(args, full);
+    return await (await import('./run-command.js')).runCommand(args, full);
   } catch (err) {
     return reportFatal(err, full);
   }
@@ -79,7 +78,7 @@ async function parseArgs(argv: string[], io: CliIo): Promise<CliArgs | number> {
     .option('section', { alias: 's', type: 'string', describe: 'run only this section (MailLogger:NAME or NAME)' })
     // No default: yargs counts a default as given, so conflicts('section', 'all') would refuse every --section.
     .option('all', { type: 'boolean', describe: 'run every [MailLogger:*] section' })
-    .option('parallel', { type: 'boolean', default: false, describe: 'run sections concurrently, each in a worker thread' })
+    .option('parallel', { type: 'boolean', default: false, describe: 'run sections concurrently, on worker threads' })
     .option('max-workers', { type: 'number', default: 5, describe: 'sections at once with --parallel' })
     .option('list', { type: 'boolean', default: false, describe: 'list the sections and their positions, then exit' })
     .option('check', { type: 'boolean', default: false, describe: "validate the config and print each section's resolved settings" })

@@ -59,9 +59,13 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
     say(`${sig}: stopping; windows in progress are not written and are fetched again (send it again to exit at once)`);
     coordinator.stop();
   };
+  // Whatever ends the process meanwhile (an exception nobody caught), no
+  // heartbeat is left saying `running` for a process that is gone.
+  const onExit = (): void => coordinator.abandon();
   if (io.handleSignals) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('exit', onExit);
   }
   try {
     const results = await coordinator.run().finally(() => progress?.clear());
@@ -78,6 +82,7 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
     if (io.handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('exit', onExit);
     }
   }
 }

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'UZP_API_AUTH'
   | 'UZP_API_HTTP'
   | 'UZP_API_MALFORMED'
+  | 'UZP_RESPONSE_TOO_LARGE'
   | 'UZP_NETWORK'
   | 'UZP_LOCK_HELD'
   | 'UZP_LOCK_LOST'
@@ -117,6 +118,14 @@ export class UnparsableAnswerError extends MalformedResponseError {
   ) {
     super(message, context);
     this.name = 'UnparsableAnswerError';
+  }
+}
+
+/** An answer larger than the section's max_response_size: that request fails, retrying would fetch it again. */
+export class ResponseTooLargeError extends UzpError {
+  constructor(message: string, context: ErrorContext) {
+    super('UZP_RESPONSE_TOO_LARGE', message, context);
+    this.name = 'ResponseTooLargeError';
   }
 }
 
@@ -263,6 +272,9 @@ export function deserializeError(s: SerializedError): UzpError {
       break;
     case 'UZP_API_MALFORMED':
       err = new MalformedResponseError(s.message, s.context);
+      break;
+    case 'UZP_RESPONSE_TOO_LARGE':
+      err = new ResponseTooLargeError(s.message, s.context);
       break;
     case 'UZP_NETWORK':
       err = new NetworkError((s.context.kind as NetworkErrorKind | undefined) ?? 'other', s.message, s.context);

@@ -336,6 +336,11 @@ export const OPTIONS = {
     description: 'Detail requests in flight at once for this section.',
     parse: integer(1, 64),
   }),
+  max_response_size: option({
+    default: '64',
+    description: 'Largest API answer, in MiB, read for one request; a bigger one fails that request (UZP_RESPONSE_TOO_LARGE) and bounds memory.',
+    parse: integer(1, 1024),
+  }),
   use_session: option({
     default: 'true',
     description: 'Keep connections alive between requests.',

@@ -190,6 +190,7 @@ function resolveSection(s: IniSection, ctx: SectionContext): SectionConfig | und
     detailSleepTime: v.detail_sleep_time,
     maxParallelDetails: v.max_parallel_details,
     maxRunTime: v.max_run_time,
+    maxResponseSize: v.max_response_size,
     useSession: v.use_session,
     verbose: v.verbose,
     fileTime: v.file_time,

@@ -63,6 +63,8 @@ export interface SectionConfig {
   maxParallelDetails: number;
   /** Seconds from the run's start after which failing requests are not retried; 0 = no limit. */
   maxRunTime: number;
+  /** Largest API answer read for one request, MiB (max_response_size). */
+  maxResponseSize: number;
   useSession: boolean;
   verbose: boolean;
   fileTime: FileTime;

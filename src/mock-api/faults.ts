@@ -85,6 +85,12 @@ export interface MockFaults {
    * strike after it: a request the window admitted may still get one.
    */
   fixedWindow?: FixedWindowLimit;
+  /**
+   * Answers of 200 to requests it matches (all when no match) are padded with
+   * trailing JSON whitespace to `bytes` bytes: the same records, in an answer
+   * larger than a client's size cap. chunked: sent without Content-Length.
+   */
+  oversize?: { bytes: number; chunked?: boolean; match?: (request: FaultRequestInfo) => boolean };
   /** Per-request hook: return an action to fail this request with it, undefined to go on. */
   failPaths?: (request: FaultRequestInfo) => FailAction | undefined;
 }
@@ -145,6 +151,10 @@ export function validateFaults(faults: Partial<MockFaults>): void {
   const fw = faults.fixedWindow;
   if (fw !== undefined && !(Number.isInteger(fw.requests) && fw.requests >= 1 && fw.seconds > 0 && Number.isFinite(fw.seconds))) {
     throw new RangeError(`fault fixedWindow needs an integer requests >= 1 and seconds > 0, got ${fw.requests}/${fw.seconds}`);
+  }
+  const big = faults.oversize;
+  if (big !== undefined && !(Number.isSafeInteger(big.bytes) && big.bytes > 0)) {
+    throw new RangeError(`fault oversize.bytes must be a positive whole number of bytes, got ${String(big.bytes)}`);
   }
   for (const kind of faults.kinds ?? []) {
     if (kind !== 'list' && kind !== 'detail') throw new RangeError(`fault kinds accepts 'list' and 'detail', got ${String(kind)}`);

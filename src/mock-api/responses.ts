@@ -7,6 +7,8 @@ export interface Answer {
   headers: Record<string, string>;
   /** Records in a list answer; counted in the request log. */
   records?: number;
+  /** Sent without Content-Length (chunked). */
+  chunked?: boolean;
 }
 
 const ERROR_CODES: Record<number, string> = {

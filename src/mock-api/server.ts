@@ -282,6 +282,14 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     }
   }
 
+  /** MockFaults.oversize: the same JSON, padded with trailing whitespace. */
+  function oversize(answer: Answer, info: FaultRequestInfo): Answer {
+    const big = faults.faults.oversize;
+    if (!big || answer.status !== 200 || !(big.match?.(info) ?? true)) return answer;
+    const pad = big.bytes - Buffer.byteLength(answer.body, 'utf8');
+    return { ...answer, body: pad > 0 ? answer.body + ' '.repeat(pad) : answer.body, ...(big.chunked ? { chunked: true } : {}) };
+  }
+
   function send(res: ServerResponse, answer: Answer, mode: 'full' | 'drop' | 'dropMidBody', delayMs: number): void {
     const write = (): void => {
       if (res.destroyed || res.socket === null || res.socket.destroyed) return;
@@ -291,7 +299,8 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
       }
       const body = Buffer.from(answer.body, 'utf8');
       const date = options.clockOffsetSeconds ? { date: new Date(Date.now() + options.clockOffsetSeconds * 1000).toUTCString() } : {};
-      res.writeHead(answer.status, { ...date, ...answer.headers, 'content-length': String(body.length) });
+      // Without Content-Length, Node sends the body chunked.
+      res.writeHead(answer.status, answer.chunked ? { ...date, ...answer.headers } : { ...date, ...answer.headers, 'content-length': String(body.length) });
       if (mode === 'dropMidBody') {
         // Content-Length promises the whole body; the client must notice it never came.
         const socket = res.socket;
@@ -365,7 +374,7 @@ export async function startMockApi(options: MockApiOptions): Promise<MockApi> {
     }
     const { decision, delayMs } = faults.decide(info);
     const normal = r.kind === 'list' ? listAnswer(r.category, query, key, entry) : detailAnswer(r.rawId, query, key, entry);
-    const answer = spoil(normal, decision, r.kind);
+    const answer = oversize(spoil(normal, decision, r.kind), info);
     if (limited) Object.assign(answer.headers, limited.headers);
     if (windowed) Object.assign(answer.headers, windowed.headers);
     const mode = decision.action === 'drop' ? 'drop' : decision.action === 'dropMidBody' ? 'dropMidBody' : 'full';

@@ -713,6 +713,7 @@ describe('config', () => {
         detailRetries: 10,
         detailSleepTime: 2,
         maxParallelDetails: 2,
+        maxResponseSize: 64,
         useSession: true,
         verbose: true,
         fileTime: 'write',

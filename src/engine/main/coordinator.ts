@@ -3,12 +3,13 @@
 // writes heartbeats while sections run, and collects the results.
 
 import { performance } from 'node:perf_hooks';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { deserializeError, LockHeldError, serializeError, UzpError, WorkerCrashError } from '../../common/errors.js';
 import { writeHeartbeat } from '../../reporting/heartbeat.js';
 import { RateBudget } from './rate-budget.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { threadPlan, type ThreadPlan } from './thread-plan.js';
 import type { SectionConfig } from '../../config/section-config.js';
 import { acquireSectionLock, type SectionLock } from '../../storage/section-lock.js';
 import { staleHolderWarning } from './stale-holder.js';
@@ -35,6 +36,8 @@ export interface CoordinatorOptions {
    * worker, which depends on load.
    */
   onRateGrant?: (section: string, atMs: number) => void;
+  /** CPUs to size the worker pool by; os.availableParallelism() unless a test sets it. */
+  cores?: number;
 }
 
 export interface SectionState {
@@ -45,6 +48,8 @@ export interface SectionState {
   error?: UzpError;
   /** Skipped because a live process has held its lock long with a stale heartbeat (stale-holder.ts). */
   staleHolder?: boolean;
+  /** The worker thread that ran the section (worker_threads threadId), once it ended there. */
+  threadId?: number;
 }
 
 const WORKER_FILE = new URL('../../../workers/section-worker.js', import.meta.url);
@@ -86,14 +91,23 @@ export class Coordinator {
     for (const port of this.ports.values()) port.postMessage({ type: 'stop' } satisfies MainMessage);
   }
 
+  /** Threads, sections per thread and heap limit of this run's pool. */
+  get threads(): ThreadPlan {
+    const maxResponse = Math.max(1, ...this.opts.sections.map((s) => s.maxResponseSize ?? 64));
+    return threadPlan(this.opts.sections.length, this.opts.concurrency, maxResponse, this.opts.cores);
+  }
+
   async run(): Promise<SectionResult[]> {
     const queue = [...this.opts.sections];
     const results: SectionResult[] = [];
+    const plan = this.threads;
     this.pool = new Piscina({
       filename: WORKER_FILE.href,
       minThreads: 0,
-      maxThreads: Math.max(1, this.opts.concurrency),
-      concurrentTasksPerWorker: 1,
+      maxThreads: plan.threads,
+      // --max-workers sections at once, several to a thread (docs/decisions.md, "Threads sized to the machine").
+      concurrentTasksPerWorker: plan.sectionsPerThread,
+      resourceLimits: { maxOldGenerationSizeMb: plan.heapMiB, maxYoungGenerationSizeMb: plan.youngMiB },
       idleTimeout: 1000,
       // Section tasks stay async for minutes; parking idle threads in
       // Atomics.wait would freeze their pending I/O (docs/decisions.md, "Worker threads without Atomics.wait").
@@ -176,6 +190,10 @@ export class Coordinator {
         this.opts.notify(cfg.section, 'error', crash.message);
         result = { section: cfg.section, status: 'failed', metrics: state.metrics, error: serializeError(crash) };
       } finally {
+        // The result comes back on Piscina's channel, which can overtake the
+        // section's last messages on its own port (the error of a section that
+        // failed at once): take them before the port closes, or they are lost.
+        for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) this.onMessage(state, port1, m.message as WorkerMessage);
         this.ports.delete(cfg.section);
         port1.close();
       }
@@ -240,6 +258,7 @@ export class Coordinator {
 
   private finish(state: SectionState, result: SectionResult): SectionResult {
     state.metrics = result.metrics;
+    if (result.threadId !== undefined) state.threadId = result.threadId;
     state.error = result.error ? deserializeError(result.error) : undefined;
     state.status = result.status;
     // A skipped section's heartbeat belongs to the run that holds its lock.

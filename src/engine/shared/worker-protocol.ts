@@ -35,6 +35,8 @@ export interface SectionResult {
   status: SectionEndStatus;
   metrics: SectionMetrics;
   error?: SerializedError;
+  /** The worker thread it ran on (worker_threads threadId); threads run several sections at once. */
+  threadId?: number;
 }
 
 export type WorkerMessage =

@@ -1,0 +1,161 @@
+// Issue 9: worker threads sized to the machine. A run starts at most as many
+// threads as there are CPUs (and never more than sections); each runs several
+// sections at once, and a section that fails, or a thread that dies, leaves
+// every section with its own final status.
+//
+// Threads are observed through the threadId each section reports from its
+// worker; concurrency through the mock holding first lists until enough
+// sections wait there at once.
+
+import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load-config.js';
+import type { SectionConfig } from '../../src/config/section-config.js';
+import { Coordinator } from '../../src/engine/main/coordinator.js';
+import { startMockApi, type MockApi, type MockStreamSpec } from '../../src/mock-api/index.js';
+import type { Heartbeat } from '../../src/reporting/heartbeat.js';
+import { readPosition } from '../../src/storage/position-store.js';
+import { onCleanup } from '../support/cleanup.js';
+import { dayAnchor } from '../support/epochs.js';
+import { tempDir, until } from '../support/harness.js';
+import { writeSectionsIni, type IniSection } from '../support/sections-ini.js';
+import { CRASH_SECTION_ENV } from '../support/thread-crash-hooks.js';
+import { listWindowStart } from '../support/crash-scenario.js';
+
+const KEY = 'threads-key-0123456789abcdef';
+const SPLIT = 120;
+
+interface Setup {
+  mock: MockApi;
+  sections: SectionConfig[];
+  streams: IniSection[];
+  start: number;
+  end: number;
+}
+
+async function setup(count: number, extra: (i: number) => Partial<IniSection> = () => ({})): Promise<Setup> {
+  const dir = tempDir('uzp-threads-');
+  const start = dayAnchor() + 3600;
+  const end = start + 10 * 60;
+  const streams: IniSection[] = Array.from({ length: count }, (_, i) => ({
+    name: `t${i}`,
+    stream: { key: KEY, domain: `t${i}.test`, category: 'authentication', perMinute: 6 } satisfies MockStreamSpec,
+    ...extra(i),
+  }));
+  const mock = await startMockApi({ seed: 19, from: start - 60, to: end + 60, streams: streams.map((s) => s.stream) });
+  onCleanup(() => mock.close());
+  const sections = loadConfig(writeSectionsIni(dir, mock, streams, { split_interval: SPLIT })).sections;
+  return { mock, sections, streams, start, end };
+}
+
+function heartbeat(cfg: SectionConfig): Heartbeat {
+  return JSON.parse(readFileSync(cfg.heartbeatFile, 'utf8')) as Heartbeat;
+}
+
+/** Holds the first list request of every section: they all wait there at once. */
+function holdFirstLists(s: Setup, count: number): ReturnType<MockApi['hold']> {
+  const hold = s.mock.hold((r) => listWindowStart(r) === s.start, count);
+  onCleanup(() => hold.release());
+  return hold;
+}
+
+describe('worker threads sized to the machine', function () {
+  this.timeout(60_000);
+
+  it('7 sections with --max-workers 5 run 5 at a time on no more threads than CPUs, and all complete exactly', async () => {
+    const s = await setup(7);
+    const cores = os.availableParallelism();
+    const coordinator = new Coordinator({ sections: s.sections, range: { from: s.start, to: s.end }, concurrency: 5, notify: () => undefined });
+    const plan = coordinator.threads;
+    expect(plan.threads).to.be.at.least(1).and.at.most(cores);
+    expect(plan.threads * plan.sectionsPerThread).to.be.at.least(5);
+    const hold = holdFirstLists(s, 5);
+    const running = coordinator.run();
+    // Five sections in flight at once: --max-workers keeps meaning sections at once.
+    await until(() => (hold.caught === 5 ? true : undefined), 'five sections waiting on their first list at once');
+    expect([...coordinator.sectionStates.values()].filter((st) => st.status === 'running')).to.have.length(5);
+    hold.release();
+    const results = await running;
+
+    expect(results.map((r) => r.status)).to.deep.equal(Array(7).fill('completed'));
+    const threads = new Set(results.map((r) => r.threadId));
+    expect(threads.has(undefined), 'every section reported its thread').to.equal(false);
+    expect(threads.size, `threads used: ${[...threads].join(', ')}`).to.be.at.most(Math.min(cores, 5));
+    for (const [i, cfg] of s.sections.entries()) {
+      const stream = s.streams[i]!.stream;
+      expect(results[i]?.metrics.recordsWritten, cfg.section).to.equal(s.mock.count(stream, s.start, s.end));
+    }
+  });
+
+  it('on one CPU, all sections share one thread, at once', async () => {
+    const s = await setup(4);
+    const coordinator = new Coordinator({ sections: s.sections, range: { from: s.start, to: s.end }, concurrency: 4, notify: () => undefined, cores: 1 });
+    expect(coordinator.threads).to.include({ threads: 1, sectionsPerThread: 4 });
+    const hold = holdFirstLists(s, 4);
+    const running = coordinator.run();
+    await until(() => (hold.caught === 4 ? true : undefined), 'four sections waiting on their first list at once');
+    hold.release();
+    const results = await running;
+    expect(results.map((r) => r.status)).to.deep.equal(Array(4).fill('completed'));
+    expect(new Set(results.map((r) => r.threadId)).size).to.equal(1);
+  });
+
+  it('a section that fails does not disturb the others running in its thread', async () => {
+    // t1: the mock does not know its key (401); t2: its output directory cannot be created.
+    const s = await setup(4);
+    const unknownKey = (cfg: SectionConfig): SectionConfig => ({ ...cfg, apiKey: 'threads-key-the-mock-does-not-know' });
+    // A file where its output directory should be: ENOTDIR, whoever runs the test.
+    const blocked = join(tempDir('uzp-threads-file-'), 'a-file');
+    writeFileSync(blocked, 'not a directory\n');
+    const sections = s.sections.map((cfg, i) => (i === 1 ? unknownKey(cfg) : i === 2 ? { ...cfg, outputDirectory: `${blocked}/out` } : cfg));
+    // The two healthy sections wait on their first list until both others have failed.
+    const hold = holdFirstLists(s, 2);
+    const coordinator = new Coordinator({ sections, range: { from: s.start, to: s.end }, concurrency: 4, notify: () => undefined, cores: 1 });
+    const running = coordinator.run();
+    const failed = (): number => [...coordinator.sectionStates.values()].filter((st) => st.status === 'failed').length;
+    await until(() => (hold.caught === 2 && failed() === 2 ? true : undefined), 'two sections failed while the other two wait on their first list');
+    hold.release();
+    const results = await running;
+
+    expect(results.map((r) => r.status)).to.deep.equal(['completed', 'failed', 'failed', 'completed']);
+    expect(results[1]?.error?.code).to.equal('UZP_API_AUTH');
+    expect(results[2]?.error?.code).to.equal('UZP_WRITE_FAILED');
+    expect(new Set(results.map((r) => r.threadId)).size, 'all four on one thread').to.equal(1);
+    for (const i of [0, 3]) {
+      expect(results[i]?.metrics.recordsWritten).to.equal(s.mock.count(s.streams[i]!.stream, s.start, s.end));
+      expect(readPosition(sections[i]!.positionFile, sections[i]!.section)).to.equal(s.end);
+      expect(heartbeat(sections[i]!).status).to.equal('completed');
+    }
+    expect(heartbeat(sections[1]!).status).to.equal('error');
+    expect(hold.caught, 'both healthy sections were in flight when the others failed').to.equal(2);
+  });
+
+  it('a worker thread that dies leaves each of its sections failed, never running, and a rerun ends exactly', async () => {
+    const s = await setup(3);
+    const hooks = fileURLToPath(new URL('../support/thread-crash-hooks.js', import.meta.url));
+    process.env['UZP_TEST_COMMIT_HOOKS'] = hooks;
+    process.env[CRASH_SECTION_ENV] = 'MailLogger:t0';
+    onCleanup(() => {
+      delete process.env['UZP_TEST_COMMIT_HOOKS'];
+      delete process.env[CRASH_SECTION_ENV];
+    });
+    // t1 and t2 wait on their first list, in the same thread, when t0 crashes it.
+    const hold = s.mock.hold((r) => !r.rawUrl.includes('t0.test') && listWindowStart(r) === s.start, 2);
+    onCleanup(() => hold.release());
+    const coordinator = new Coordinator({ sections: s.sections, range: {}, concurrency: 3, notify: () => undefined, cores: 1 });
+    // A cron run: positions move, so what the crash left is checked by the rerun.
+    for (const cfg of s.sections) cfg.startTime = s.start;
+    const results = await coordinator.run();
+    hold.release();
+
+    expect(results.map((r) => [r.status, r.error?.code])).to.deep.equal(Array(3).fill(['failed', 'UZP_WORKER_CRASHED']));
+    for (const cfg of s.sections) expect(heartbeat(cfg).status, cfg.section).to.equal('error');
+
+    delete process.env['UZP_TEST_COMMIT_HOOKS'];
+    const rerun = await new Coordinator({ sections: s.sections, range: { from: s.start, to: s.end }, concurrency: 3, notify: () => undefined, cores: 1 }).run();
+    expect(rerun.map((r) => r.status)).to.deep.equal(Array(3).fill('completed'));
+  });
+});
