@@ -55,12 +55,16 @@ export interface JournalHeader {
   createdAt: string;
 }
 
-/** Test hooks; throwing from one simulates a crash at that point. */
+/**
+ * Test hooks; throwing from one simulates a crash at that point, and a promise
+ * that never settles stops this section there without stopping the other
+ * sections that share its worker thread.
+ */
 export interface CommitHooks {
   /** The journal is durable; nothing has been appended yet. */
-  afterJournal?(files: readonly JournalFile[]): void;
-  afterAppend?(path: string): void;
-  afterPosition?(): void;
+  afterJournal?(files: readonly JournalFile[]): void | Promise<void>;
+  afterAppend?(path: string): void | Promise<void>;
+  afterPosition?(): void | Promise<void>;
   /**
    * Test only: how many more bytes the disk takes for a data write to `path`
    * (undefined: no limit). Lets a test run out of space without a small file
@@ -144,7 +148,7 @@ export class WindowCommitter {
       await writePositionAsync(this.positionFile, w.toPosition, section, !this.journalOnDisk);
       this.positionUnsynced ||= this.journalOnDisk;
       this.position = w.toPosition;
-      this.hooks?.afterPosition?.();
+      await this.hooks?.afterPosition?.();
       return;
     }
 
@@ -166,7 +170,7 @@ export class WindowCommitter {
       throw writeError(`cannot write the commit journal ${this.journalFile}; nothing was appended to the data files`, this.journalFile, section, err);
     }
     this.journalOnDisk = true;
-    this.hooks?.afterJournal?.(files);
+    await this.hooks?.afterJournal?.(files);
 
     for (const [i, f] of files.entries()) {
       const buf = bytes[i] as Buffer;
@@ -181,14 +185,14 @@ export class WindowCommitter {
           err,
         );
       }
-      this.hooks?.afterAppend?.(f.path);
+      await this.hooks?.afterAppend?.(f.path);
     }
 
     await writePositionAsync(this.positionFile, w.toPosition, section, false);
     this.positionUnsynced = true;
     this.position = w.toPosition;
     this.unfinished = false;
-    this.hooks?.afterPosition?.();
+    await this.hooks?.afterPosition?.();
   }
 
   /**

@@ -22,9 +22,10 @@ export interface CommitPlan {
   /** Strike in this section's Nth commit with data (1 = the first; 0 with 'enospc': from the start). */
   commit: number;
   /**
-   * 'kill': SIGKILL the whole process. 'block': stop the worker thread there
-   * for good (the process ends only by a signal or process.exit), after
-   * writing `<marker>/<section>.blocked` so the test knows.
+   * 'kill': SIGKILL the whole process. 'block': stop the section's commit
+   * there for good (the process ends only by a signal or process.exit), after
+   * writing `<marker>/<section>.blocked` so the test knows; other sections on
+   * the same worker thread go on.
    */
   action: 'kill' | 'block' | 'enospc';
   marker?: string;
@@ -64,28 +65,27 @@ export default function commitHooks(target: CommitHookTarget): CommitHooks {
   const plan = readPlan();
   let commits = 0;
   let counted = false;
-  const strike = (): never => {
+  const strike = (): Promise<never> => {
     if (plan.action === 'kill') process.kill(process.pid, 'SIGKILL');
-    else writeFileSync(blockedMarker(plan.marker as string, target.section), `${process.pid}\n`);
-    // SIGKILL ends the process before this matters; a block waits here for good.
-    // Short waits, so a process.exit() from the main thread can still end the thread.
-    const cell = new Int32Array(new SharedArrayBuffer(4));
-    for (;;) Atomics.wait(cell, 0, 0, 20);
+    writeFileSync(blockedMarker(plan.marker as string, target.section), `${process.pid}\n`);
+    // A block stops this section's commit for good, without blocking its
+    // thread: other sections sharing the thread go on to their own commits.
+    return new Promise<never>(() => undefined);
   };
   // 'enospc': bytes the disk still takes, once full (undefined: not yet).
   let space: number | undefined = plan.action === 'enospc' && plan.commit === 0 ? (plan.bytes ?? 0) : undefined;
   return {
-    afterJournal(files): void {
+    async afterJournal(files): Promise<void> {
       counted = files.length > 0;
       if (counted) commits++;
       if (plan.action === 'enospc') {
         if (counted && commits === plan.commit) space = plan.bytes ?? 0;
         return;
       }
-      if (counted && plan.at === 'pending' && commits >= plan.commit) strike();
+      if (counted && plan.at === 'pending' && commits >= plan.commit) await strike();
     },
-    afterAppend(): void {
-      if (plan.action !== 'enospc' && counted && plan.at === 'append' && commits >= plan.commit) strike();
+    async afterAppend(): Promise<void> {
+      if (plan.action !== 'enospc' && counted && plan.at === 'append' && commits >= plan.commit) await strike();
     },
     spaceFor(): number | undefined {
       // The first write after the disk fills takes what is left; every later one finds it full.

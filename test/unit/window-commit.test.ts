@@ -123,8 +123,8 @@ describe('window-commit: journal and roll-forward', () => {
 
   const crashPoints: { name: string; hooks: () => CommitHooks; action: RecoveryOutcome['action']; appended: number[] }[] = [
     { name: 'after the journal', hooks: () => ({ afterJournal: crash }), action: 'rolled-forward', appended: [16, 8] },
-    { name: 'after the first append', hooks: () => ({ afterAppend: (p) => p === existing && crash() }), action: 'rolled-forward', appended: [0, 8] },
-    { name: 'after the last append, before the position', hooks: () => ({ afterAppend: (p) => p === fresh && crash() }), action: 'rolled-forward', appended: [0, 0] },
+    { name: 'after the first append', hooks: () => ({ afterAppend: (p) => void (p === existing && crash()) }), action: 'rolled-forward', appended: [0, 8] },
+    { name: 'after the last append, before the position', hooks: () => ({ afterAppend: (p) => void (p === fresh && crash()) }), action: 'rolled-forward', appended: [0, 0] },
     { name: 'after the position, before the seal', hooks: () => ({ afterPosition: crash }), action: 'completed', appended: [0, 0] },
   ];
   for (const point of crashPoints) {
@@ -155,7 +155,7 @@ describe('window-commit: journal and roll-forward', () => {
   });
 
   it('rewrites bytes that do not match the journal in place and turns zeros past the end into newlines, reporting both', async () => {
-    expect(await rejection(window({ afterAppend: (p) => p === existing && crash() }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejection(window({ afterAppend: (p) => void (p === existing && crash()) }))).to.be.instanceOf(SimulatedCrash);
     // A power loss: the window's second line became zeros, and the size ran 5 bytes past it.
     const fd = fs.openSync(existing, 'r+');
     fs.writeSync(fd, Buffer.alloc(8), 0, 8, Buffer.byteLength(ORIGINAL) + 8);
@@ -180,7 +180,7 @@ describe('window-commit: journal and roll-forward', () => {
   });
 
   it('a data file removed or cut by something else gets the window appended, and it is reported', async () => {
-    expect(await rejection(window({ afterAppend: (p) => p === fresh && crash() }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejection(window({ afterAppend: (p) => void (p === fresh && crash()) }))).to.be.instanceOf(SimulatedCrash);
     fs.writeFileSync(existing, 'x\n');
     fs.rmSync(fresh);
     const outcome = await recoverPendingCommit(posFile, SECTION);
