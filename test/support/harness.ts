@@ -89,3 +89,13 @@ export function catchError(fn: () => unknown): unknown {
   }
   throw new Error('expected an error, none was thrown');
 }
+
+/** What `p` rejects with; fails the test when it resolves. */
+export async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}

@@ -15,6 +15,7 @@ import { maskKey } from '../../src/common/mask.js';
 import { networkErrorKind, toNetworkError } from '../../src/api/network-errors.js';
 import { RATE_LIMIT_RETRIES } from '../../src/api/retry-policy.js';
 import { testClientOptions } from '../support/client-options.js';
+import { rejectionOf } from '../support/harness.js';
 
 // A self-signed certificate for 127.0.0.1 (valid for 100 years), used as its own CA.
 const TLS_KEY = `-----BEGIN PRIVATE KEY-----
@@ -157,14 +158,6 @@ function makeClient(url: string, over: Partial<ApiClientOptions> = {}) {
   return { client, waits, events };
 }
 
-async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uzp-api-client-'));

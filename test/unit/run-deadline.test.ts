@@ -12,6 +12,7 @@ import { deadlineStop } from '../../src/api/run-deadline.js';
 import { ApiHttpError, RunDeadlineError, deserializeError, serializeError } from '../../src/common/errors.js';
 import { onCleanup } from '../support/cleanup.js';
 import { testClientOptions } from '../support/client-options.js';
+import { rejectionOf } from '../support/harness.js';
 
 const KEY = 'deadline-key-0123456789abcdef';
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
@@ -52,14 +53,6 @@ function clientWithClock(url: string, over: Partial<ApiClientOptions>) {
   return { client, waits };
 }
 
-async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('max_run_time (run deadline)', () => {
   it('stops retrying a failing list request before a wait that would end past the deadline, naming since when', async () => {

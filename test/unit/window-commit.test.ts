@@ -1,4 +1,4 @@
-import { catchError } from '../support/harness.js';
+import { catchError, rejectionOf } from '../support/harness.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,14 +22,6 @@ const SECTION = 'MailLogger:example.com-in';
 
 class SimulatedCrash extends Error {}
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('window-commit: journal and roll-forward', () => {
   let dir: string;
@@ -129,7 +121,7 @@ describe('window-commit: journal and roll-forward', () => {
   ];
   for (const point of crashPoints) {
     it(`completes the window forward after a crash ${point.name}, never shrinking a file`, async () => {
-      expect(await rejection(window(point.hooks()))).to.be.instanceOf(SimulatedCrash);
+      expect(await rejectionOf(window(point.hooks()))).to.be.instanceOf(SimulatedCrash);
       expect(fs.existsSync(journal)).to.equal(true);
       const before = sizes();
       const outcome = await recoverPendingCommit(posFile, SECTION);
@@ -146,7 +138,7 @@ describe('window-commit: journal and roll-forward', () => {
   }
 
   it('completes the rest of a partly written line', async () => {
-    expect(await rejection(window({ afterJournal: crash }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejectionOf(window({ afterJournal: crash }))).to.be.instanceOf(SimulatedCrash);
     fs.appendFileSync(existing, '{"n":2}\n{"n"'); // what a cut-short write can leave
     const outcome = await recoverPendingCommit(posFile, SECTION);
     expect(outcome.action).to.equal('rolled-forward');
@@ -155,7 +147,7 @@ describe('window-commit: journal and roll-forward', () => {
   });
 
   it('rewrites bytes that do not match the journal in place and turns zeros past the end into newlines, reporting both', async () => {
-    expect(await rejection(window({ afterAppend: (p) => void (p === existing && crash()) }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejectionOf(window({ afterAppend: (p) => void (p === existing && crash()) }))).to.be.instanceOf(SimulatedCrash);
     // A power loss: the window's second line became zeros, and the size ran 5 bytes past it.
     const fd = fs.openSync(existing, 'r+');
     fs.writeSync(fd, Buffer.alloc(8), 0, 8, Buffer.byteLength(ORIGINAL) + 8);
@@ -172,7 +164,7 @@ describe('window-commit: journal and roll-forward', () => {
   });
 
   it('leaves bytes past the window it did not write and says so', async () => {
-    expect(await rejection(window({ afterPosition: crash }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejectionOf(window({ afterPosition: crash }))).to.be.instanceOf(SimulatedCrash);
     fs.appendFileSync(existing, 'someone else\n');
     const outcome = await recoverPendingCommit(posFile, SECTION);
     expect(outcome.files[0]?.problem).to.include('not written by it');
@@ -180,7 +172,7 @@ describe('window-commit: journal and roll-forward', () => {
   });
 
   it('a data file removed or cut by something else gets the window appended, and it is reported', async () => {
-    expect(await rejection(window({ afterAppend: (p) => void (p === fresh && crash()) }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejectionOf(window({ afterAppend: (p) => void (p === fresh && crash()) }))).to.be.instanceOf(SimulatedCrash);
     fs.writeFileSync(existing, 'x\n');
     fs.rmSync(fresh);
     const outcome = await recoverPendingCommit(posFile, SECTION);
@@ -194,14 +186,14 @@ describe('window-commit: journal and roll-forward', () => {
   it('rolls forward when no position existed before the window', async () => {
     fs.rmSync(posFile);
     const c = new WindowCommitter(posFile, SECTION, { afterAppend: crash });
-    expect(await rejection(c.commit({ fromPosition: null, toPosition: 1060, appends: new Map([[existing, 'x\n']]) }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejectionOf(c.commit({ fromPosition: null, toPosition: 1060, appends: new Map([[existing, 'x\n']]) }))).to.be.instanceOf(SimulatedCrash);
     expect((await recoverPendingCommit(posFile, SECTION)).action).to.equal('rolled-forward');
     expect(fs.readFileSync(existing, 'utf8')).to.equal(`${ORIGINAL}x\n`);
     expect(readPosition(posFile, SECTION)).to.equal(1060);
   });
 
   it('a position file a power loss left empty: the journal stands for it', async () => {
-    expect(await rejection(window({ afterPosition: crash }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejectionOf(window({ afterPosition: crash }))).to.be.instanceOf(SimulatedCrash);
     fs.writeFileSync(posFile, '');
     expect((await recoverPendingCommit(posFile, SECTION)).action).to.equal('rolled-forward');
     expectCommitted();
@@ -217,7 +209,7 @@ describe('window-commit: journal and roll-forward', () => {
   });
 
   it('a position set by hand to another time is kept, and said so', async () => {
-    expect(await rejection(window({ afterPosition: crash }))).to.be.instanceOf(SimulatedCrash);
+    expect(await rejectionOf(window({ afterPosition: crash }))).to.be.instanceOf(SimulatedCrash);
     fs.writeFileSync(posFile, '500\n');
     const outcome = await recoverPendingCommit(posFile, SECTION);
     expect(outcome).to.deep.include({ action: 'completed', positionKept: 500 });
@@ -228,9 +220,9 @@ describe('window-commit: journal and roll-forward', () => {
   it('refuses another window after one that failed part way; its journal stays', async () => {
     let fail = true;
     const c = new WindowCommitter(posFile, SECTION, { spaceFor: () => (fail ? 3 : undefined) });
-    expect(await rejection(window(undefined, 1060, c))).to.be.instanceOf(WriteError);
+    expect(await rejectionOf(window(undefined, 1060, c))).to.be.instanceOf(WriteError);
     fail = false;
-    const err = await rejection(window(undefined, 1060, c));
+    const err = await rejectionOf(window(undefined, 1060, c));
     expect(err).to.be.instanceOf(StateCorruptError);
     await c.seal();
     expect(fs.existsSync(journal), 'journal kept by seal').to.equal(true);
@@ -238,7 +230,7 @@ describe('window-commit: journal and roll-forward', () => {
 
   it('does not append when the position file is corrupt', async () => {
     fs.writeFileSync(posFile, '12x');
-    const err = await rejection(window());
+    const err = await rejectionOf(window());
     expect(err).to.be.instanceOf(StateCorruptError);
     expect((err as StateCorruptError).context.path).to.equal(posFile);
     expect(fs.readFileSync(existing, 'utf8')).to.equal(ORIGINAL);
@@ -256,7 +248,7 @@ describe('window-commit: journal and roll-forward', () => {
           return left;
         },
       };
-      const err = await rejection(window(hooks));
+      const err = await rejectionOf(window(hooks));
       expect(err).to.be.instanceOf(WriteError);
       const e = err as WriteError;
       expect(e.context.path).to.equal(existing);
@@ -268,7 +260,7 @@ describe('window-commit: journal and roll-forward', () => {
       // Every run while the disk stays full: a clear error, no byte rewritten, nothing shorter.
       for (let run = 0; run < 3; run++) {
         const before = fs.readFileSync(existing);
-        const again = await rejection(recoverPendingCommit(posFile, SECTION, hooks));
+        const again = await rejectionOf(recoverPendingCommit(posFile, SECTION, hooks));
         expect(again).to.be.instanceOf(WriteError);
         expect((again as WriteError).message).to.include(existing).and.include('ENOSPC').and.include('was not shortened');
         expect(fs.readFileSync(existing).equals(before), 'unchanged while full').to.equal(true);
@@ -285,7 +277,7 @@ describe('window-commit: journal and roll-forward', () => {
     it('a journal that cannot be written: nothing appended, the position unchanged', async () => {
       fs.mkdirSync(journal);
       fs.writeFileSync(path.join(journal, 'x'), '');
-      const err = await rejection(window());
+      const err = await rejectionOf(window());
       expect(err).to.be.instanceOf(WriteError);
       expect((err as WriteError).message).to.include('commit journal').and.include('nothing was appended');
       expect(fs.readFileSync(existing, 'utf8')).to.equal(ORIGINAL);
@@ -295,11 +287,11 @@ describe('window-commit: journal and roll-forward', () => {
 
   describe('corrupt journal', () => {
     it('a checksum that does not match: StateCorruptError naming the journal, nothing touched', async () => {
-      expect(await rejection(window({ afterJournal: crash }))).to.be.instanceOf(SimulatedCrash);
+      expect(await rejectionOf(window({ afterJournal: crash }))).to.be.instanceOf(SimulatedCrash);
       const raw = fs.readFileSync(journal);
       raw[raw.length - 2] = 0x41;
       fs.writeFileSync(journal, raw);
-      const err = await rejection(recoverPendingCommit(posFile, SECTION));
+      const err = await rejectionOf(recoverPendingCommit(posFile, SECTION));
       expect(err).to.be.instanceOf(StateCorruptError);
       expect((err as StateCorruptError).context.path).to.equal(journal);
       expect((err as Error).message).to.include('checksum');
@@ -314,7 +306,7 @@ describe('window-commit: journal and roll-forward', () => {
     })) {
       it(`${name}: StateCorruptError that says how to fix it`, async () => {
         fs.writeFileSync(journal, text);
-        const err = await rejection(recoverPendingCommit(posFile, SECTION));
+        const err = await rejectionOf(recoverPendingCommit(posFile, SECTION));
         expect(err).to.be.instanceOf(StateCorruptError);
         expect((err as Error).message).to.include(journal).and.include('toPosition');
         expect(fs.readFileSync(journal, 'utf8')).to.equal(text);
