@@ -11,6 +11,7 @@ import { onCleanup } from '../support/cleanup.js';
 import { dayAnchor } from '../support/epochs.js';
 import { writeIni, type IniSections } from '../support/write-ini.js';
 import { spawnCliOnHost } from '../support/host-names.js';
+import { ageOnFileSystem } from '../support/file-clock.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { ownsSection } from '../../src/cli/shard-assignment.js';
 import { readLockHolder, type LockHolder } from '../../src/storage/section-lock.js';
@@ -58,15 +59,6 @@ function expectGroundTruth(dir: string, mock: MockApi): void {
     expect(truth.length, `${s.name}: the scenario has records`).to.be.greaterThan(0);
     expect(readStream(join(dir, 'output', s.dir), s.prefix), `${s.name}: every record once, in order`).to.deep.equal(truth);
   }
-}
-
-/** Sets a file's mtime `seconds` before now on the file system's own clock (a probe file's mtime). */
-function ageOnFileSystem(file: string, seconds: number): void {
-  const probe = `${file}.probe`;
-  fs.writeFileSync(probe, '');
-  const t = fs.statSync(probe).mtimeMs / 1000 - seconds;
-  fs.unlinkSync(probe);
-  fs.utimesSync(file, t, t);
 }
 
 describe('shards: several copies of the collector, one config (CLI child processes)', function () {

@@ -12,24 +12,10 @@ import { acquireSectionLock, lockStillNames, readLockHolder, type LockHolder } f
 import { LeaseKeeper } from '../../src/engine/main/lease-keeper.js';
 import { LockHeldError } from '../../src/common/errors.js';
 import { catchError, tempDir } from '../support/harness.js';
+import { ageOnFileSystem, fileSystemNowMs } from '../support/file-clock.js';
 
 const SECTION = 'MailLogger:example.com-in';
 const OTHER_HOST = `not-${os.hostname()}`;
-
-/** Now on the clock that stamps files in `dir` (a file created this instant). */
-function fileSystemNowMs(dir: string): number {
-  const probe = path.join(dir, `.probe-${process.pid}`);
-  fs.writeFileSync(probe, '');
-  const ms = fs.statSync(probe).mtimeMs;
-  fs.unlinkSync(probe);
-  return ms;
-}
-
-/** Sets the lock's mtime `ageSeconds` before the file system's now. */
-function age(lockPath: string, ageSeconds: number): void {
-  const t = (fileSystemNowMs(path.dirname(lockPath)) - ageSeconds * 1000) / 1000;
-  fs.utimesSync(lockPath, t, t);
-}
 
 describe('lock leases', () => {
   let lockPath: string;
@@ -49,7 +35,7 @@ describe('lock leases', () => {
       expect(holder?.lease).to.equal(30);
       expect(holder?.token).to.equal(lock.token).and.match(/^[0-9a-f]{16}$/);
       const content = fs.readFileSync(lockPath, 'utf8');
-      age(lockPath, 3600);
+      ageOnFileSystem(lockPath, 3600);
       const before = fs.statSync(lockPath).mtimeMs;
       expect(lock.renew()).to.equal('renewed');
       expect(fs.statSync(lockPath).mtimeMs - before, 'renewed an hour-old lease').to.be.greaterThan(3_000_000);
@@ -92,7 +78,7 @@ describe('lock leases', () => {
 
     it('is held while its lease is renewed, and the message says when it may be taken over', () => {
       writeHolder(foreign(10));
-      age(lockPath, 4);
+      ageOnFileSystem(lockPath, 4);
       const err = catchError(() => acquireSectionLock(lockPath, SECTION, () => {}, { leaseSeconds: 10 }));
       expect(err).to.be.instanceOf(LockHeldError);
       expect((err as Error).message).to.match(new RegExp(`locked by process 1 on host ${OTHER_HOST} since 2026-01-01T00:00:00.000Z, lease renewed [3-5] s ago`));
@@ -101,14 +87,14 @@ describe('lock leases', () => {
 
     it('is still held when its lease ran out but not by the lease again (margin for clocks and caches)', () => {
       writeHolder(foreign(10));
-      age(lockPath, 15);
+      ageOnFileSystem(lockPath, 15);
       expect(catchError(() => acquireSectionLock(lockPath, SECTION))).to.be.instanceOf(LockHeldError);
       expect(readLockHolder(lockPath)?.token).to.equal('abcdefabcdefabcd');
     });
 
     it('is taken over once it went more than twice its lease without renewal, logging the old holder', () => {
       writeHolder(foreign(10));
-      age(lockPath, 25);
+      ageOnFileSystem(lockPath, 25);
       const logs: string[] = [];
       const lock = acquireSectionLock(lockPath, SECTION, (m) => logs.push(m), { leaseSeconds: 10 });
       expect(readLockHolder(lockPath)?.token).to.equal(lock.token);
@@ -120,13 +106,13 @@ describe('lock leases', () => {
 
     it("follows the holder's own lease, not the taker's", () => {
       writeHolder(foreign(100));
-      age(lockPath, 25);
+      ageOnFileSystem(lockPath, 25);
       expect(catchError(() => acquireSectionLock(lockPath, SECTION, () => {}, { leaseSeconds: 10 }))).to.be.instanceOf(LockHeldError);
     });
 
     it('without a lease (lock_lease = 0, or an older version) is never taken over, however old', () => {
       writeHolder(foreign());
-      age(lockPath, 30 * 86_400);
+      ageOnFileSystem(lockPath, 30 * 86_400);
       const err = catchError(() => acquireSectionLock(lockPath, SECTION, () => {}, { leaseSeconds: 10 }));
       expect(err).to.be.instanceOf(LockHeldError);
       expect((err as Error).message).to.include('has no lease').and.include(`delete ${lockPath}`);
@@ -160,7 +146,7 @@ describe('lock leases', () => {
       const lock = acquireSectionLock(lockPath, SECTION, () => {}, { leaseSeconds: 30 });
       const { k, lost, every } = keeper(lock, 30);
       expect(every()).to.equal(10_000);
-      age(lockPath, 3600);
+      ageOnFileSystem(lockPath, 3600);
       k.renew();
       expect(fs.statSync(lockPath).mtimeMs).to.be.greaterThan(fileSystemNowMs(path.dirname(lockPath)) - 60_000);
       expect(lost).to.deep.equal([]);
