@@ -35,9 +35,9 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
   let leaseLost: string | undefined;
   // Fencing: nothing is committed once the lock is not this run's any more
   // (docs/decisions.md, "Leases on the file server's clock").
-  const fence = (): void => {
+  const fence = async (): Promise<void> => {
     if (leaseLost !== undefined) throw new LockLostError(leaseLost, { section: cfg.section });
-    if (task.lock && !lockStillNames(task.lock.path, task.lock.token)) {
+    if (task.lock && !(await lockStillNames(task.lock.path, task.lock.token))) {
       throw new LockLostError(
         `section ${cfg.section}: its lock ${task.lock.path} no longer names this run (another run took it over); ` +
           'stopped before this commit so that two runs never append to one stream. If this repeats, raise lock_lease above the longest stall of this host or its storage',

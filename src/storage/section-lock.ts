@@ -137,9 +137,18 @@ export function lockHostName(): string {
   return process.env['UZP_TEST_HOSTNAME'] || os.hostname();
 }
 
-/** Whether the lock file still names the holder with this token (read by a worker before each commit). */
-export function lockStillNames(lockPath: string, token: string): boolean {
-  return readLockHolder(lockPath)?.token === token;
+/**
+ * Whether the lock file still names the holder with this token. Read by a
+ * worker before each commit, without blocking the other sections on its thread.
+ */
+export async function lockStillNames(lockPath: string, token: string): Promise<boolean> {
+  let raw: string;
+  try {
+    raw = await fs.promises.readFile(lockPath, 'utf8');
+  } catch {
+    return false; // gone or unreadable: not ours to commit under
+  }
+  return parseHolder(raw)?.token === token;
 }
 
 function tryCreate(file: string, section: string, leaseSeconds: number): LockHolder | undefined {

@@ -29,7 +29,7 @@ describe('lock leases', () => {
   }
 
   describe('holding one', () => {
-    it('writes the lease and a token of its own, and renewing moves the mtime on the file system clock', () => {
+    it('writes the lease and a token of its own, and renewing moves the mtime on the file system clock', async () => {
       const lock = acquireSectionLock(lockPath, SECTION, () => {}, { leaseSeconds: 30 });
       const holder = readLockHolder(lockPath);
       expect(holder?.lease).to.equal(30);
@@ -40,18 +40,18 @@ describe('lock leases', () => {
       expect(lock.renew()).to.equal('renewed');
       expect(fs.statSync(lockPath).mtimeMs - before, 'renewed an hour-old lease').to.be.greaterThan(3_000_000);
       expect(fs.readFileSync(lockPath, 'utf8'), 'the same holder record').to.equal(content);
-      expect(lockStillNames(lockPath, lock.token)).to.equal(true);
+      expect(await lockStillNames(lockPath, lock.token)).to.equal(true);
       lock.release();
       expect(fs.existsSync(lockPath)).to.equal(false);
     });
 
-    it("knows when the lock was taken over or removed: renew says 'lost', lockStillNames false, release leaves the new holder's lock", () => {
+    it("knows when the lock was taken over or removed: renew says 'lost', lockStillNames false, release leaves the new holder's lock", async () => {
       const lock = acquireSectionLock(lockPath, SECTION, () => {}, { leaseSeconds: 30 });
       // Another host took it over: same path, another holder.
       const successor: LockHolder = { pid: 4242, hostname: OTHER_HOST, startedAt: new Date().toISOString(), lease: 30, token: 'feedfacefeedface' };
       writeHolder(successor);
       expect(lock.renew()).to.equal('lost');
-      expect(lockStillNames(lockPath, lock.token)).to.equal(false);
+      expect(await lockStillNames(lockPath, lock.token)).to.equal(false);
       lock.release();
       expect(readLockHolder(lockPath), 'the successor keeps its lock').to.deep.equal(successor);
       fs.unlinkSync(lockPath);

@@ -32,7 +32,7 @@ export interface SectionRunOptions {
   /** Test hook (crash tests): called between the steps of each commit. */
   commitHooks?: CommitHooks;
   /** Throws when this run may not commit any more (its lock was lost). */
-  fence?: () => void;
+  fence?: () => Promise<void>;
 }
 
 export async function runSection(opts: SectionRunOptions): Promise<SectionResult> {

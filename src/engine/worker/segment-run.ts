@@ -27,7 +27,7 @@ export interface SegmentRunContext {
   /** Test hook (crash tests): called between the steps of each commit. */
   commitHooks?: CommitHooks | undefined;
   /** Called right before each commit; throws when the run may not commit any more (its lock was lost). */
-  fence?: (() => void) | undefined;
+  fence?: (() => Promise<void>) | undefined;
 }
 
 interface PendingWindow {
@@ -208,7 +208,7 @@ async function commit(w: Window, records: unknown[], committer: WindowCommitter,
     const file = dataFileName(cfg, t === undefined ? writeTime : new Date(t * 1000));
     appends.set(file, (appends.get(file) ?? '') + JSON.stringify(r) + '\n');
   }
-  ctx.fence?.();
+  await ctx.fence?.();
   await committer.commit({ fromPosition: w.start, toPosition: w.end, appends });
   metrics.counts.recordsWritten += records.length;
   metrics.counts.windowsCommitted++;
