@@ -52,7 +52,10 @@ export interface SectionState {
   threadId?: number;
 }
 
-const WORKER_FILE = new URL('../../../workers/section-worker.js', import.meta.url);
+/** Set by esbuild.config.mjs in dist/bundle, where the worker sits next to this code. */
+declare const UZP_BUNDLED_WORKER: string | undefined;
+const WORKER_FILE =
+  typeof UZP_BUNDLED_WORKER === 'string' ? new URL(UZP_BUNDLED_WORKER, import.meta.url) : new URL('../../../workers/section-worker.js', import.meta.url);
 
 export class Coordinator {
   private readonly opts: CoordinatorOptions;
