@@ -11,7 +11,7 @@
 
 FROM node:20-slim AS build
 WORKDIR /src
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json esbuild.config.mjs ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
