@@ -10,6 +10,7 @@ import { PortRateGate } from '../src/engine/worker/rate-gate-port.js';
 import { openSectionLog, type SectionLog } from '../src/storage/section-log.js';
 import { runSection } from '../src/engine/worker/section-runner.js';
 import { emptyMetrics } from '../src/engine/shared/section-metrics.js';
+import { sectionLine } from '../src/reporting/run-summary.js';
 import type { MainMessage, SectionResult, SectionTask, WorkerMessage } from '../src/engine/shared/worker-protocol.js';
 import type { SectionConfig } from '../src/config/section-config.js';
 import type { CommitHooks } from '../src/storage/window-commit.js';
@@ -66,13 +67,14 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
     }
   });
   let log: SectionLog | undefined;
+  let result: SectionResult;
   try {
     log = openSectionLog(cfg, { applyRetention: true });
     for (const r of [log.retention.messages, log.retention.errors]) {
       if (r?.note) log.info(`log retention: ${r.note}`);
       if (r?.deleted.length) log.info(`log retention: deleted ${r.deleted.length} old log file(s): ${r.deleted.join(', ')}`);
     }
-    const result = await runSection({
+    const ran = await runSection({
       config: cfg,
       range: task.range,
       log,
@@ -84,21 +86,29 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       commitHooks: await testCommitHooks(cfg),
       fence,
     });
-    return { ...result, threadId };
+    result = { ...ran, threadId };
   } catch (err) {
     // Errors before or around the run (unreadable state files, unwritable
     // output): a failed section with its error, never a hang or a silent pass.
     const error = serializeError(err);
     emit({ type: 'error', section: cfg.section, error });
-    return { section: cfg.section, status: 'failed', metrics: emptyMetrics(), error, threadId };
-  } finally {
-    try {
-      await log?.close();
-    } catch (err) {
-      // A log that could not be written (a full disk) is not what failed the
-      // section: its lines went to the console, and the result stands.
-      emit({ type: 'log', section: cfg.section, level: 'error', message: err instanceof Error ? err.message : String(err) });
+    result = { section: cfg.section, status: 'failed', metrics: emptyMetrics(), error, threadId };
+  }
+  try {
+    // The section's last line, written with the log it already has open, so
+    // that the main thread need not load the logger at all (docs/decisions.md,
+    // "A bundled build").
+    if (log) {
+      log.info(`summary: ${sectionLine(result)}`);
+      result = { ...result, summaryLogged: true };
     }
+    await log?.close();
+  } catch (err) {
+    // A log that could not be written (a full disk) is not what failed the
+    // section: its lines went to the console, and the result stands.
+    emit({ type: 'log', section: cfg.section, level: 'error', message: err instanceof Error ? err.message : String(err) });
+  } finally {
     port.close();
   }
+  return result;
 }

@@ -3,7 +3,6 @@
 import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
 import { Coordinator } from '../engine/main/coordinator.js';
 import { formatSummary, sectionLine, summaryJson } from '../reporting/run-summary.js';
-import { openSectionLog } from '../storage/section-log.js';
 import { loadFromCli, selectSections } from './section-selection.js';
 import type { SectionResult } from '../engine/shared/worker-protocol.js';
 import type { SectionConfig } from '../config/section-config.js';
@@ -87,10 +86,18 @@ export async function runCommand(args: CliArgs, io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * The `summary:` line in each section's message log, for the sections whose
+ * worker did not write it (it never started, or its thread died). Only then
+ * does the main thread load the logger (docs/decisions.md, "A bundled build").
+ */
 async function logSummaries(results: SectionResult[], sections: SectionConfig[], warn: (text: string) => void): Promise<void> {
-  for (const r of results) {
+  const left = results.filter((r) => r.status !== 'skipped' && !r.summaryLogged);
+  if (left.length === 0) return;
+  const { openSectionLog } = await import('../storage/section-log.js');
+  for (const r of left) {
     const cfg = sections.find((s) => s.section === r.section);
-    if (!cfg || r.status === 'skipped') continue;
+    if (!cfg) continue;
     try {
       const log = openSectionLog(cfg, { applyRetention: false });
       log.info(`summary: ${sectionLine(r)}`);

@@ -37,6 +37,8 @@ export interface SectionResult {
   error?: SerializedError;
   /** The worker thread it ran on (worker_threads threadId); threads run several sections at once. */
   threadId?: number;
+  /** The worker wrote the `summary:` line to the section's message log (otherwise the main thread does). */
+  summaryLogged?: boolean;
 }
 
 export type WorkerMessage =
