@@ -265,6 +265,26 @@ describe('ApiClient', () => {
       expect(api.requests).to.have.length(2);
     });
 
+    it('refuses a detail nested too deeply to be written back as a JSON line, and takes one just below the bound', async () => {
+      // JSON.parse takes 20,000 levels; JSON.stringify runs out of stack on them.
+      const nested = (depth: number): string => `{"queue_id":"q1","x":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+      const deep = await fakeApi([text(200, nested(20_000))]);
+      const refused = await makeClient(deep.url, { detailRetries: 0 }).client.detail('q1', 5);
+      expect(refused.status).to.equal('failed');
+      if (refused.status === 'failed') {
+        expect(refused.error).to.be.instanceOf(MalformedResponseError);
+        expect(refused.error.message).to.contain('cannot be written back as JSON');
+      }
+      // 998 brackets inside the record's own: below the bound, taken without a trial serialisation.
+      const shallow = await fakeApi([text(200, nested(998))]);
+      const taken = await makeClient(shallow.url, { detailRetries: 0 }).client.detail('q1', 5);
+      expect(taken.status).to.equal('ok');
+      if (taken.status === 'ok') expect(JSON.stringify(taken.record)).to.equal(nested(998));
+      // Above the bound but harmless: tried, and taken.
+      const wide = await fakeApi([text(200, `{"queue_id":"q1","x":[${Array.from({ length: 1500 }, () => '[]').join(',')}]}`)]);
+      expect((await makeClient(wide.url, { detailRetries: 0 }).client.detail('q1', 5)).status).to.equal('ok');
+    });
+
     it('throws ApiAuthError on 401, after one request, so the section stops', async () => {
       const api = await fakeApi([json(401, { message: 'Unauthorized' })]);
       const { client } = makeClient(api.url);
