@@ -11,6 +11,7 @@ import { ConfigError, UsageError, UzpError } from '../common/errors.js';
 import { parseTimeValue } from '../config/time-value.js';
 import { EXIT, type CliArgs, type CliIo } from './cli-contract.js';
 import { packageVersion } from '../common/package-version.js';
+import { readableStack } from '../common/readable-stack.js';
 import { shardFromArgs } from './shard-assignment.js';
 
 
@@ -61,7 +62,7 @@ function reportFatal(err: unknown, io: CliIo): number {
     io.stderr.write(`uzmanposta: ${err.code}: ${err.message}\n`);
     return EXIT.failed;
   }
-  io.stderr.write(`uzmanposta: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  io.stderr.write(`uzmanposta: unexpected error: ${err instanceof Error ? readableStack(err.stack) ?? err.message : String(err)}\n`);
   return EXIT.failed;
 }
 

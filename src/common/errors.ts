@@ -5,6 +5,8 @@
 // Errors cross the worker boundary through serializeError/deserializeError:
 // structured clone keeps neither the class nor `code` (docs/architecture.md, "Message protocol").
 
+import { readableStack } from './readable-stack.js';
+
 export type ErrorCode =
   | 'UZP_USAGE'
   | 'UZP_CONFIG_INVALID'
@@ -240,7 +242,7 @@ export function serializeError(err: unknown): SerializedError {
       name: err.name,
       code: err.code,
       message: err.message,
-      stack: err.stack,
+      stack: readableStack(err.stack),
       context: plainContext(err.context),
     };
   }
@@ -249,7 +251,7 @@ export function serializeError(err: unknown): SerializedError {
     name: 'WorkerCrashError',
     code: 'UZP_WORKER_CRASHED',
     message: `unexpected error: ${e.message}`,
-    stack: e.stack,
+    stack: readableStack(e.stack),
     context: {},
   };
 }

@@ -19,6 +19,7 @@ import winston from 'winston';
 import Transport from 'winston-transport';
 import { WriteError, isUzpError } from '../common/errors.js';
 import { maskKey, redact } from '../common/mask.js';
+import { readableStack } from '../common/readable-stack.js';
 import { applyRetention, type RetentionResult } from './log-retention.js';
 import { localIsoString, strftime } from '../config/strftime.js';
 import type { SectionConfig } from '../config/section-config.js';
@@ -110,7 +111,7 @@ function toPlain(value: unknown, keys: readonly string[], seen: WeakSet<object>,
       const code = (value as { code?: unknown }).code;
       if (code !== undefined) out.code = toPlain(code, keys, seen, depth + 1);
       if (isUzpError(value)) out.context = toPlain(value.context, keys, seen, depth + 1);
-      if (value.stack) out.stack = redact(value.stack, keys);
+      if (value.stack) out.stack = redact(readableStack(value.stack), keys);
       if (value.cause !== undefined) out.cause = toPlain(value.cause, keys, seen, depth + 1);
     }
     for (const [k, v] of Object.entries(value)) {
@@ -141,7 +142,7 @@ export function errorLogEntryFrom(err: unknown, extra: Record<string, unknown> =
       ...(typeof kind === 'string' ? { kind } : {}),
       ...(typeof url === 'string' ? { url } : {}),
       ...(typeof status === 'number' ? { status } : {}),
-      stack: err.stack,
+      stack: readableStack(err.stack),
       ...(err.cause !== undefined ? { cause: err.cause } : {}),
     };
   }
@@ -152,7 +153,7 @@ export function errorLogEntryFrom(err: unknown, extra: Record<string, unknown> =
       error: err.message,
       errorClass: err.name,
       ...(typeof code === 'string' ? { code } : {}),
-      stack: err.stack,
+      stack: readableStack(err.stack),
     };
   }
   return { ...extra, error: String(err) };
