@@ -15,7 +15,12 @@
 //   the quota does; or (c) it came while the rate was probing at or beyond
 //   the quota estimate, where the last quota 429 was. Any other 429 is
 //   isolated: only its own request waits (its Retry-After, in the API
-//   client); the key stays free or keeps its pace.
+//   client); the key stays free or keeps its pace. (d) On a free key, a
+//   steady share of isolated 429s above a bar starts a trial cut
+//   (quota-trial.ts, where it is argued): pace a little below the admitted
+//   rate; if the 429s stop, it was a quota and the key stays paced at the
+//   trial's rate as its estimate; if not, the key is free again and the bar
+//   rises.
 // - A quota 429 starts an episode. (a) pauses every grant until the reset
 //   (Retry-After, or X-RateLimit-Reset) and cuts nothing: a window that
 //   refills at its reset is best used in full. (b) pauses every grant until
@@ -62,6 +67,7 @@ import { ADMITTED_FLUSH_MS, type RateOutcome } from '../shared/rate-outcome.js';
 import type { BudgetTimers, Pacer } from './grant-queue.js';
 import { RemainingMeter } from './remaining-meter.js';
 import { ThrottleEvidence } from './throttle-evidence.js';
+import { QuotaTrial, type TrialVerdict } from './quota-trial.js';
 
 export interface QuotaEstimatorOptions {
   /** Requests per second never to exceed (`rate_limit`); 0 = no ceiling. Neither estimates nor probes go beyond it. */
@@ -148,6 +154,8 @@ export class QuotaEstimator implements Pacer {
   /** Whether the running episode pauses the key (kinds a and b), rather than only cutting (c). */
   private episodePauses = false;
   private readonly tally = { admitted: 0, rateLimited: 0, episodes: 0, isolated: 0 };
+  /** Kind (d): a free key's steady share of isolated 429s put to the test of a cut (quota-trial.ts). */
+  private readonly trial = new QuotaTrial();
 
   constructor(opts: QuotaEstimatorOptions) {
     this.ceiling = opts.ceiling > 0 ? opts.ceiling : Infinity;
@@ -166,6 +174,11 @@ export class QuotaEstimator implements Pacer {
 
   get pausedUntil(): number {
     return this.pause;
+  }
+
+  /** Trial cuts started on a free key, and those that found a quota (quota-trial.ts). */
+  get trials(): { trials: number; quotas: number } {
+    return { ...this.trial.tally };
   }
 
   /** Answers other than 429, 429s, the episodes those 429s made, and the 429s found isolated. */
@@ -228,6 +241,29 @@ export class QuotaEstimator implements Pacer {
     this.admittedSinceEpisode += count;
     this.addToSlot(now, count);
     this.evidence.admitted(now, count);
+    this.tryTrial(now, count, 0);
+  }
+
+  /** Feeds the trial cut answers a free key (or one under trial) could not explain, and applies its verdict. */
+  private tryTrial(now: number, answers: number, rejected: number): void {
+    if (this.quotaEstimate !== undefined) return;
+    if (Number.isFinite(this.aimdRate) && !this.trial.active) return;
+    const verdict: TrialVerdict | undefined = this.trial.answered(now, answers, rejected);
+    if (!verdict) return;
+    if (verdict.kind === 'start') {
+      this.aimdRate = Math.max(MIN_RATE, verdict.rate);
+    } else if (verdict.kind === 'background') {
+      this.aimdRate = Infinity;
+    } else {
+      // A quota: keep the pace, estimate it at what was admitted before, and let probing raise it.
+      this.quotaEstimate = Math.max(MIN_RATE, verdict.rate);
+      this.aimdRate = Math.max(MIN_RATE, verdict.rate);
+      this.evidence.relearn(verdict.answers, verdict.rejected);
+      this.probeSeconds = 0;
+      this.unsure = false;
+      this.lastGrowAt = now;
+      this.admittedSinceEpisode = 0;
+    }
   }
 
   /** Sorts a 429 into the kinds of the header comment and acts on it. */
@@ -254,7 +290,13 @@ export class QuotaEstimator implements Pacer {
     const probing = !window && !crowded && this.quotaEstimate !== undefined && this.aimdRate >= AT_ESTIMATE * this.quotaEstimate;
     if (!window && !crowded && !probing) {
       this.tally.isolated++;
+      this.tryTrial(now, 1, 1);
       return;
+    }
+    if (this.trial.active) {
+      // The trial's question is answered another way: the episode below sets the rate.
+      this.trial.abort();
+      this.aimdRate = Infinity;
     }
     this.tally.episodes++;
     const previous = this.episodeAt;
@@ -289,6 +331,14 @@ export class QuotaEstimator implements Pacer {
     this.admittedSinceEpisode = 0;
     const firstSpan = at - (this.firstAdmitAt ?? at);
     if (previous === undefined && (this.tally.admitted < MIN_FIRST_EVIDENCE || firstSpan < MIN_FIRST_SPAN_MS)) return;
+    if (previous === undefined && this.quotaEstimate !== undefined) {
+      // The first episode after a trial cut found the quota (quota-trial.ts): the bucket was not empty
+      // when the trial ended, so what it admitted since says nothing of its refill. This episode only
+      // marks the bucket empty; the next one measures from it. The rate was cut at the 429 already.
+      this.probeSeconds = 0;
+      this.lastGrowAt = Math.max(now, this.pause);
+      return;
+    }
     this.unsure = (previous === undefined ? this.tally.admitted : admitted) < SURE_EVIDENCE;
     let measured: number;
     if (previous !== undefined) {
