@@ -410,10 +410,12 @@ describe('RateBudget', () => {
         });
       }
 
-      it('random 429s at 2 % and no quota, for an hour: no trial at all', () => {
+      it('random 429s at 2 % and no quota, for an hour: at most one trial, no quota found, free at ≥ 97 % of its speed without trials', () => {
         const r = simulate({ quota: 0, clients: 4, latencyMs: 20, seconds: 3600, random429: 0.02 });
-        expect(r.budget.trials).to.deep.equal({ trials: 0, quotas: 0 });
-        expect(r.budget.snapshot().free).to.equal(true);
+        expect(r.budget.trials.trials).to.be.at.most(1);
+        expect(r.budget.trials.quotas).to.equal(0);
+        expect(r.budget.snapshot()).to.deep.include({ episodes: 0, free: true });
+        expect(r.admittedPerSecond / ((4 * 0.98) / (0.02 + 0.02 * 1))).to.be.at.least(0.97);
       });
 
       it('a 50/s bucket plus 2 % random 429s, 4 in flight: the trial finds the quota, the key stays paced, 429s near 2 %', () => {
@@ -423,7 +425,10 @@ describe('RateBudget', () => {
         expect(s.free).to.equal(false);
         expect(s.quota).to.be.within(42, 52.5);
         expect(r.share429).to.be.within(0.015, 0.03);
-        expect(r.admittedPerSecond / 50).to.be.at.least(0.85);
+        // The price of the 1 s each 429 costs a client: the trial's estimate is what 4 clients got
+        // admitted while a twelfth of their requests waited, and random 429s at that estimate keep
+        // probing from raising it (without the trial: about 98 % of the quota, at 7 % 429s).
+        expect(r.admittedPerSecond / 50).to.be.at.least(0.8);
       });
     });
 

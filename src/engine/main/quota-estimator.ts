@@ -18,8 +18,8 @@
 //   client); the key stays free or keeps its pace. (d) On a free key, a
 //   steady share of isolated 429s above a bar starts a trial cut
 //   (quota-trial.ts, where it is argued): pace a little below the admitted
-//   rate; if the 429s stop, it was a quota and the key stays paced at the
-//   trial's rate as its estimate; if not, the key is free again and the bar
+//   rate; if the 429s stop, it was a quota and the key stays paced, with
+//   the rate admitted before the trial as its estimate; if not, the key is free again and the bar
 //   rises.
 // - A quota 429 starts an episode. (a) pauses every grant until the reset
 //   (Retry-After, or X-RateLimit-Reset) and cuts nothing: a window that
@@ -256,7 +256,7 @@ export class QuotaEstimator implements Pacer {
       this.aimdRate = Infinity;
     } else {
       // A quota: keep the pace, estimate it at what was admitted before, and let probing raise it.
-      this.quotaEstimate = Math.max(MIN_RATE, verdict.rate);
+      this.quotaEstimate = Math.max(MIN_RATE, verdict.admittedRate);
       this.aimdRate = Math.max(MIN_RATE, verdict.rate);
       this.evidence.relearn(verdict.answers, verdict.rejected);
       this.probeSeconds = 0;
