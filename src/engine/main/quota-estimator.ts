@@ -15,7 +15,16 @@
 //   the quota does; or (c) it came while the rate was probing at or beyond
 //   the quota estimate, where the last quota 429 was. Any other 429 is
 //   isolated: only its own request waits (its Retry-After, in the API
-//   client); the key stays free or keeps its pace.
+//   client); the key stays free or keeps its pace. (d) On a free key, a
+//   steady share of isolated 429s above a bar starts a trial cut
+//   (quota-trial.ts, where it is argued): pace a little below the admitted
+//   rate; if the 429s stop, it was a quota and the key stays paced, with
+//   the rate admitted before the trial as its estimate; if not, the key is free again and the bar
+//   rises. A paced key asks the same of a steady share of isolated 429s
+//   (tryPacedTrial): an estimate a little above the quota makes 429s below
+//   AT_ESTIMATE × it, which are isolated and never lower it; a trial that
+//   finds them stop lowers the estimate to what was admitted, one that does
+//   not restores estimate and rate.
 // - A quota 429 starts an episode. (a) pauses every grant until the reset
 //   (Retry-After, or X-RateLimit-Reset) and cuts nothing: a window that
 //   refills at its reset is best used in full. (b) pauses every grant until
@@ -62,6 +71,7 @@ import { ADMITTED_FLUSH_MS, type RateOutcome } from '../shared/rate-outcome.js';
 import type { BudgetTimers, Pacer } from './grant-queue.js';
 import { RemainingMeter } from './remaining-meter.js';
 import { ThrottleEvidence } from './throttle-evidence.js';
+import { QuotaTrial, type TrialVerdict } from './quota-trial.js';
 
 export interface QuotaEstimatorOptions {
   /** Requests per second never to exceed (`rate_limit`); 0 = no ceiling. Neither estimates nor probes go beyond it. */
@@ -148,6 +158,11 @@ export class QuotaEstimator implements Pacer {
   /** Whether the running episode pauses the key (kinds a and b), rather than only cutting (c). */
   private episodePauses = false;
   private readonly tally = { admitted: 0, rateLimited: 0, episodes: 0, isolated: 0 };
+  /** Kind (d): a free key's steady share of isolated 429s put to the test of a cut (quota-trial.ts). */
+  private readonly trial = new QuotaTrial();
+  /** The same question on a paced key whose estimate may stand a little above the quota; what it replaced. */
+  private readonly pacedTrial = new QuotaTrial();
+  private beforePacedTrial: { estimate: number; rate: number } | undefined;
 
   constructor(opts: QuotaEstimatorOptions) {
     this.ceiling = opts.ceiling > 0 ? opts.ceiling : Infinity;
@@ -166,6 +181,11 @@ export class QuotaEstimator implements Pacer {
 
   get pausedUntil(): number {
     return this.pause;
+  }
+
+  /** Trial cuts started (on a free key or a paced one), and those that found a quota (quota-trial.ts). */
+  get trials(): { trials: number; quotas: number } {
+    return { trials: this.trial.tally.trials + this.pacedTrial.tally.trials, quotas: this.trial.tally.quotas + this.pacedTrial.tally.quotas };
   }
 
   /** Answers other than 429, 429s, the episodes those 429s made, and the 429s found isolated. */
@@ -228,6 +248,63 @@ export class QuotaEstimator implements Pacer {
     this.admittedSinceEpisode += count;
     this.addToSlot(now, count);
     this.evidence.admitted(now, count);
+    this.tryTrial(now, count, 0);
+  }
+
+  /** Feeds the trial cut answers a free key (or one under trial) could not explain, and applies its verdict. */
+  private tryTrial(now: number, answers: number, rejected: number): void {
+    if (this.quotaEstimate !== undefined) {
+      this.tryPacedTrial(now, answers, rejected);
+      return;
+    }
+    if (Number.isFinite(this.aimdRate) && !this.trial.active) return;
+    const verdict: TrialVerdict | undefined = this.trial.answered(now, answers, rejected);
+    if (!verdict) return;
+    if (verdict.kind === 'start') {
+      this.aimdRate = Math.max(MIN_RATE, verdict.rate);
+    } else if (verdict.kind === 'background') {
+      this.aimdRate = Infinity;
+    } else {
+      // A quota: keep the pace, estimate it at what was admitted before, and let probing raise it.
+      this.quotaEstimate = Math.max(MIN_RATE, verdict.admittedRate);
+      this.aimdRate = Math.max(MIN_RATE, verdict.rate);
+      this.evidence.relearn(verdict.answers, verdict.rejected);
+      this.probeSeconds = 0;
+      this.unsure = false;
+      this.lastGrowAt = now;
+      this.admittedSinceEpisode = 0;
+    }
+  }
+
+  /**
+   * A paced key whose isolated 429s come at a steady share: its estimate may stand a little above
+   * the quota, where 429s below AT_ESTIMATE × it are isolated and never lower it. The same trial:
+   * pace below what was admitted; if the 429s stop, the estimate becomes what was admitted (never
+   * higher than before); if not, estimate and rate are restored.
+   */
+  private tryPacedTrial(now: number, answers: number, rejected: number): void {
+    if (this.quotaEstimate === undefined) return;
+    const verdict = this.pacedTrial.answered(now, answers, rejected);
+    if (!verdict) return;
+    if (verdict.kind === 'start') {
+      this.beforePacedTrial = { estimate: this.quotaEstimate, rate: this.aimdRate };
+      this.aimdRate = Math.max(MIN_RATE, Math.min(this.aimdRate, verdict.rate));
+      return;
+    }
+    const saved = this.beforePacedTrial;
+    this.beforePacedTrial = undefined;
+    if (!saved) return;
+    if (verdict.kind === 'background') {
+      this.quotaEstimate = saved.estimate;
+      this.aimdRate = saved.rate;
+    } else {
+      this.quotaEstimate = Math.max(MIN_RATE, Math.min(saved.estimate, verdict.admittedRate));
+      this.aimdRate = Math.max(MIN_RATE, Math.min(this.aimdRate, this.backoff * this.quotaEstimate));
+      this.episodeAt = undefined;
+      this.admittedSinceEpisode = 0;
+    }
+    this.probeSeconds = 0;
+    this.lastGrowAt = now;
   }
 
   /** Sorts a 429 into the kinds of the header comment and acts on it. */
@@ -254,7 +331,18 @@ export class QuotaEstimator implements Pacer {
     const probing = !window && !crowded && this.quotaEstimate !== undefined && this.aimdRate >= AT_ESTIMATE * this.quotaEstimate;
     if (!window && !crowded && !probing) {
       this.tally.isolated++;
+      this.tryTrial(now, 1, 1);
       return;
+    }
+    if (this.trial.active) {
+      // The trial's question is answered another way: the episode below sets the rate.
+      this.trial.abort();
+      this.aimdRate = Infinity;
+    }
+    if (this.pacedTrial.active) {
+      this.pacedTrial.abort();
+      if (this.beforePacedTrial) this.aimdRate = this.beforePacedTrial.rate;
+      this.beforePacedTrial = undefined;
     }
     this.tally.episodes++;
     const previous = this.episodeAt;
@@ -289,6 +377,14 @@ export class QuotaEstimator implements Pacer {
     this.admittedSinceEpisode = 0;
     const firstSpan = at - (this.firstAdmitAt ?? at);
     if (previous === undefined && (this.tally.admitted < MIN_FIRST_EVIDENCE || firstSpan < MIN_FIRST_SPAN_MS)) return;
+    if (previous === undefined && this.quotaEstimate !== undefined) {
+      // The first episode after a trial cut found the quota (quota-trial.ts): the bucket was not empty
+      // when the trial ended, so what it admitted since says nothing of its refill. This episode only
+      // marks the bucket empty; the next one measures from it. The rate was cut at the 429 already.
+      this.probeSeconds = 0;
+      this.lastGrowAt = Math.max(now, this.pause);
+      return;
+    }
     this.unsure = (previous === undefined ? this.tally.admitted : admitted) < SURE_EVIDENCE;
     let measured: number;
     if (previous !== undefined) {
@@ -336,7 +432,7 @@ export class QuotaEstimator implements Pacer {
     // Growth is counted only over time spent waiting for slots, a grant or two at a time.
     const dt = Math.min(Math.max(0, now - this.lastGrowAt), 2 * interval);
     this.lastGrowAt = now;
-    if (dt === 0 || !Number.isFinite(this.aimdRate) || this.quotaEstimate === undefined) return;
+    if (dt === 0 || !Number.isFinite(this.aimdRate) || this.quotaEstimate === undefined || this.pacedTrial.active) return;
     const target = this.quotaEstimate;
     if (this.aimdRate < target * 0.995) {
       this.aimdRate = target - (target - this.aimdRate) * Math.exp(-dt / RECOVER_MS);

@@ -89,6 +89,16 @@ export class ThrottleEvidence {
     return this.freeRejected / (this.freeAnswers + BACKGROUND_PRIOR);
   }
 
+  /**
+   * Replaces the background share by what a trial cut's answers showed
+   * (quota-trial.ts): a free key whose 429s were a slightly exceeded quota
+   * learnt that quota's 429s as background.
+   */
+  relearn(answers: number, rejected: number): void {
+    this.freeAnswers = answers;
+    this.freeRejected = rejected;
+  }
+
   /** Whether the latest answers make a burst of 429s (see the header comment). */
   burst(): boolean {
     let n = 0;
