@@ -11,6 +11,8 @@ import { VirtualTime } from './virtual-time.js';
 export interface SimulationOptions {
   /** Bucket refill, requests per second; 0 = no bucket. */
   quota: number;
+  /** From `ms` on the bucket refills at `quota` instead (another client of the key took a share of it). */
+  quotaAfter?: { ms: number; quota: number };
   /** Bucket size; default max(1, quota) as the mock's. */
   burst?: number;
   /** Concurrent request loops (sections × requests in flight). */
@@ -75,7 +77,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
       return unlucky ? { status: 429, headers, retryAfterSeconds: 1 } : { status: 200, headers };
     }
     if (!(o.quota > 0)) return unlucky ? { status: 429, headers: {}, retryAfterSeconds: 1 } : { status: 200, headers: {} };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * o.quota);
+    const refill = o.quotaAfter && now >= o.quotaAfter.ms ? o.quotaAfter.quota : o.quota;
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * refill);
     bucket.at = now;
     const allowed = bucket.tokens >= 1;
     if (allowed) bucket.tokens -= 1;
@@ -86,7 +89,7 @@ export function simulate(o: SimulationOptions): SimulationResult {
       headers['x-ratelimit-reset'] = String(Math.ceil((burst - bucket.tokens) / o.quota));
     }
     if (allowed) return unlucky ? { status: 429, headers, retryAfterSeconds: 1 } : { status: 200, headers };
-    return { status: 429, headers, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / o.quota)) };
+    return { status: 429, headers, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / refill)) };
   };
 
   const loop = (): void => {

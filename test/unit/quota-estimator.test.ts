@@ -138,7 +138,9 @@ describe('QuotaEstimator', () => {
     const { estimator, cuts } = estimatorAt(time);
     estimator.admitted(100);
     burst(estimator, 1);
+    time.runUntil(150); // the cut, once the batches are in
     const rate = estimator.rateAt(time.now());
+    expect(rate).to.be.lessThan(Infinity);
     for (let i = 0; i < 10; i++) {
       time.runUntil(time.now() + 50);
       estimator.observe(limited(1));
@@ -149,10 +151,25 @@ describe('QuotaEstimator', () => {
     expect(cuts).to.have.length(1);
   });
 
-  it('a 429 in the run’s first second only pauses: it guesses no rate from so little', () => {
+  it('a burst in the run’s first second takes the starting burst for a second of refill: estimate = admitted ÷ (span + 1.1 s)', () => {
     const time = new VirtualTime();
     const { estimator, cuts } = estimatorAt(time);
-    estimator.admitted(50);
+    // A 40/s bucket of 40: 40 at once, then 40/s, the bucket empty at 500 ms with 60 admitted.
+    estimator.admitted(40);
+    time.runUntil(500);
+    estimator.admitted(20);
+    burst(estimator, 1);
+    time.runUntil(2000);
+    expect(cuts).to.deep.equal([650]);
+    // 60 ÷ (0.5 + 1 + 0.1) s: a little under the 40/s refill (the estimate errs low), not 60 ÷ 0.5 s = 120.
+    expect(estimator.quota).to.be.closeTo(37.5, 0.01);
+    expect(estimator.rateAt(time.now())).to.be.closeTo(0.9 * 37.5, 0.01);
+  });
+
+  it('a burst in the run’s first second with fewer than 5 admissions only pauses: it guesses no rate from so little', () => {
+    const time = new VirtualTime();
+    const { estimator, cuts } = estimatorAt(time);
+    estimator.admitted(4);
     time.runUntil(500);
     burst(estimator, 1);
     time.runUntil(2000);

@@ -418,26 +418,37 @@ describe('RateBudget', () => {
         expect(r.admittedPerSecond / ((4 * 0.98) / (0.02 + 0.02 * 1))).to.be.at.least(0.97);
       });
 
-      it('a paced key whose estimate stands a little above a 50/s bucket (20 in flight, 30 ms): a trial lowers it, < 1 % answered 429', () => {
-        // Without the paced trial: about 4.4 % of 429s, each below the estimate and so isolated.
+      it('20 in flight at 30 ms on a 50/s bucket: the estimate no longer stands above it, < 1 % answered 429', () => {
+        // Issue 8b: about 4.4 % of 429s without the paced trial (an estimate of about 54 from the
+        // last second after the first pause). Issue 8c: the first estimate errs low and the second
+        // is measured between the episodes alone, so no trial is needed.
         const r = simulate({ quota: 50, clients: 20, latencyMs: 30, seconds: 600 });
-        expect(r.budget.trials.quotas).to.be.at.least(1);
         expect(r.budget.snapshot().quota).to.be.within(45, 51);
         expect(r.share429).to.be.below(0.01);
         expect(r.admittedPerSecond / 50).to.be.at.least(0.97);
       });
 
-      it('a 50/s bucket plus 2 % random 429s, 4 in flight: the trial finds the quota, the key stays paced, 429s near 2 %', () => {
+      it('a paced key whose quota shrinks from 55/s to 50/s (another client took a share): a paced trial lowers the estimate, < 1 % answered 429', () => {
+        // The estimate of 55 then stands above the quota, where the 429s come below AT_ESTIMATE × it:
+        // isolated, never lowering it. The paced trial asks whether cutting makes them stop.
+        const r = simulate({ quota: 55, quotaAfter: { ms: 60_000, quota: 50 }, clients: 12, latencyMs: 5, seconds: 600 });
+        expect(r.budget.trials.quotas).to.be.at.least(1);
+        expect(r.budget.snapshot().quota).to.be.within(45, 51);
+        expect(r.share429).to.be.below(0.01);
+        expect(r.admittedPerSecond / ((55 * 60 + 50 * 540) / 600)).to.be.at.least(0.97);
+      });
+
+      it('a 50/s bucket plus 2 % random 429s, 4 in flight: the trial finds the quota, the key stays paced, probing rises through the random 429s', () => {
         const r = simulate({ quota: 50, clients: 4, latencyMs: 5, seconds: 1800, random429: 0.02 });
         const s = r.budget.snapshot();
-        expect(r.budget.trials.quotas).to.equal(1);
+        expect(r.budget.trials.quotas).to.be.at.least(1);
         expect(s.free).to.equal(false);
-        expect(s.quota).to.be.within(42, 52.5);
-        expect(r.share429).to.be.within(0.015, 0.03);
-        // The price of the 1 s each 429 costs a client: the trial's estimate is what 4 clients got
-        // admitted while a twelfth of their requests waited, and random 429s at that estimate keep
-        // probing from raising it (without the trial: about 98 % of the quota, at 7 % 429s).
-        expect(r.admittedPerSecond / 50).to.be.at.least(0.8);
+        expect(s.quota).to.be.within(45, 52.5);
+        // 2 % random plus the probes' own, which now go on until their 429s pass the background's (PROBE_SIGMAS).
+        expect(r.share429).to.be.within(0.015, 0.035);
+        // Issue 8b: 82 %: the trial's estimate was what 4 clients got admitted while a twelfth of their
+        // requests waited, and every random 429 at the estimate cut the probe that should raise it.
+        expect(r.admittedPerSecond / 50).to.be.at.least(0.95);
       });
     });
 
