@@ -361,9 +361,11 @@ describe('RateBudget', () => {
     });
 
     for (const random429 of [0.02, 0.05]) {
-      it(`random 429s at ${random429 * 100} % on top of a 40/s bucket, for an hour: the estimate does not collapse, ≥ 85 % of the quota admitted`, () => {
+      it(`random 429s at ${random429 * 100} % on top of a 40/s bucket, for an hour: the estimate does not collapse, ≥ 90 % of the quota admitted`, () => {
         const r = simulate({ quota: 40, clients: 12, latencyMs: 5, seconds: 3600, random429 });
-        expect(r.admittedPerSecond / 40).to.be.at.least(0.85);
+        // Issue 8: ≥ 85 %. Issue 8c: probing goes on through the background share of 429s (PROBE_SIGMAS),
+        // learnt while paced below the estimate too: 93 % at 5 %, 97 % at 2 %.
+        expect(r.admittedPerSecond / 40).to.be.at.least(0.9);
         expect(r.budget.snapshot().quota).to.be.within(36, 48);
       });
     }
@@ -450,6 +452,18 @@ describe('RateBudget', () => {
         // requests waited, and every random 429 at the estimate cut the probe that should raise it.
         expect(r.admittedPerSecond / 50).to.be.at.least(0.95);
       });
+    });
+
+    it('the quota-429 bench’s pattern (4 workers, 12 in flight, a refused request waits apart while its slot goes on, the main thread 50 ms late): the hold keeps 429s < 1 %', () => {
+      // Issue 8c. In the real bench the main thread read a run's first 429s in one batch ~50 ms late,
+      // and free workers, whose refused details gave their slots to the next ones, sent some thirty more
+      // into the empty bucket. With the hold each worker stops at its first 429 until the budget heard it.
+      const pattern = { quota: 50, clients: 12, workers: 4, latencyMs: 5, seconds: 60, observeLagMs: 50, freesSlot: true };
+      const held = simulate({ ...pattern, hold: true });
+      expect(held.share429).to.be.below(0.01);
+      expect(held.admittedPerSecond / 50).to.be.at.least(0.97);
+      const unheld = simulate(pattern);
+      expect(unheld.share429, 'without the hold').to.be.above(0.03);
     });
 
     it('with X-RateLimit headers: no 429 at all, ≥ 90 % of the quota', () => {
