@@ -13,7 +13,9 @@
 //   (b) the answers say so: a burst of 429s or a high share of them
 //   (throttle-evidence.ts), which random 429s do not make but a rate above
 //   the quota does; or (c) it came while the rate was probing at or beyond
-//   the quota estimate, where the last quota 429 was. Any other 429 is
+//   the quota estimate, where the last quota 429 was, and the 429s since the
+//   rate got there are more than the key's background share of 429s
+//   explains (PROBE_SIGMAS; without a background, the first of them). Any other 429 is
 //   isolated: only its own request waits (its Retry-After, in the API
 //   client); the key stays free or keeps its pace. (d) On a free key, a
 //   steady share of isolated 429s above a bar starts a trial cut
@@ -37,9 +39,13 @@
 //   a 429 where the estimate stood is what probing looks for, and a random
 //   one there must not drag the estimate down (see "cannot collapse" below). Between two episodes the service's bucket went from
 //   empty to empty, so admitted requests / time between them is its refill
-//   rate. The first episode has no earlier one: admissions per second since
-//   the run began stand in (too high by the bucket's burst, which the next
-//   episode corrects), or, in a run's first second, it only pauses. The send
+//   rate (the last second's admissions, when higher, stand in for a bucket
+//   that idled full between episodes far apart: MEASURED_ALONE_MS). The
+//   first episode has no earlier one: admissions per second since the run
+//   began stand in (too high by the bucket's burst, which the next episode
+//   corrects), counting in a run's first second START_BURST_MS of refill for
+//   that burst; with fewer than MIN_FIRST_EVIDENCE admissions it only
+//   pauses. The send
 //   rate is cut to `backoff` (0.9) × the estimate, decided CUT_DELAY_MS after
 //   the 429, once the workers' batched admission counts have arrived.
 // - While requests queue for the budget, the rate climbs back towards the
@@ -54,13 +60,20 @@
 // - Why it cannot collapse under 429s our rate does not cause: such 429s
 //   come at a share that does not depend on our rate. Below SHARE (15 %)
 //   they are isolated whatever the rate, so they neither pause nor cut; the
-//   only ones that cut are those that happen to come while probing at the
-//   estimate, and those cannot lower it (below LOWER_SHARE). The estimate
-//   then only falls on evidence that grows with our rate (bursts, a high
-//   share, the service's own headers), which stops once the rate is below
-//   the quota. A share of random 429s above 15 % is treated as a quota: the
-//   key then runs paced near the rate it was admitted at, never below
-//   MIN_RATE, as before.
+//   only ones that cut are those that come while probing at the estimate
+//   in excess of the background share (PROBE_SIGMAS), and those cannot
+//   lower it (below LOWER_SHARE). The estimate then only falls on evidence
+//   that grows with our rate (bursts, a high share, the service's own
+//   headers), which stops once the rate is below the quota. The background
+//   share raises every bar; it is learnt while the key is free or paced
+//   below its estimate (learnsBackground), and a burst's own 429s are taken
+//   back out of it (ThrottleEvidence.unlearnRecent), so a run that starts by
+//   emptying a bucket does not keep the bars it would need for random 429s.
+//   Since probing goes on through the background share, an estimate that
+//   started low rises through random 429s instead of staying where it
+//   started (issue 8c). A share of random 429s above 15 % is treated as a
+//   quota: the key then runs paced near the rate it was admitted at, never
+//   below MIN_RATE, as before.
 // - `X-RateLimit-Remaining`/`-Reset` (or `RateLimit-Remaining`/`-Reset`, or
 //   the combined `RateLimit` field) cap the rate at remaining ÷ seconds to
 //   reset before any 429, and pause until the reset when nothing remains.
