@@ -11,6 +11,8 @@ import { VirtualTime } from './virtual-time.js';
 export interface SimulationOptions {
   /** Bucket refill, requests per second; 0 = no bucket. */
   quota: number;
+  /** From `ms` on the bucket refills at `quota` instead (another client of the key took a share of it). */
+  quotaAfter?: { ms: number; quota: number };
   /** Bucket size; default max(1, quota) as the mock's. */
   burst?: number;
   /** Concurrent request loops (sections × requests in flight). */
@@ -24,6 +26,24 @@ export interface SimulationOptions {
   /** Share of requests answered 429 with Retry-After: 1 whatever the rate, drawn from a fixed-seed generator. */
   random429?: number;
   budget?: Partial<RateBudgetOptions>;
+  /**
+   * The budget hears of each answer this late (a main thread busy with other
+   * messages): until then requests of a free key go on without it knowing.
+   */
+  observeLagMs?: number;
+  /**
+   * Clients belong to this many workers (client i to worker i mod workers);
+   * with `hold`, a worker whose request was answered 429 sends nothing more
+   * until the budget has heard of that 429 (rate-gate-port.ts, issue 8c).
+   */
+  workers?: number;
+  hold?: boolean;
+  /**
+   * A request answered 429 waits its Retry-After apart and its client goes
+   * on at once with the next request, as a detail gives its slot up while it
+   * waits (limiter.ts): the requests in flight do not drop as 429s come.
+   */
+  freesSlot?: boolean;
 }
 
 export interface SimulationResult {
@@ -75,7 +95,8 @@ export function simulate(o: SimulationOptions): SimulationResult {
       return unlucky ? { status: 429, headers, retryAfterSeconds: 1 } : { status: 200, headers };
     }
     if (!(o.quota > 0)) return unlucky ? { status: 429, headers: {}, retryAfterSeconds: 1 } : { status: 200, headers: {} };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * o.quota);
+    const refill = o.quotaAfter && now >= o.quotaAfter.ms ? o.quotaAfter.quota : o.quota;
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * refill);
     bucket.at = now;
     const allowed = bucket.tokens >= 1;
     if (allowed) bucket.tokens -= 1;
@@ -86,11 +107,31 @@ export function simulate(o: SimulationOptions): SimulationResult {
       headers['x-ratelimit-reset'] = String(Math.ceil((burst - bucket.tokens) / o.quota));
     }
     if (allowed) return unlucky ? { status: 429, headers, retryAfterSeconds: 1 } : { status: 200, headers };
-    return { status: 429, headers, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / o.quota)) };
+    return { status: 429, headers, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / refill)) };
   };
 
-  const loop = (): void => {
+  const lag = o.observeLagMs ?? 0;
+  const workers = Array.from({ length: Math.max(1, o.workers ?? o.clients) }, () => ({ unheard: 0, waiting: [] as (() => void)[] }));
+  const hear = (answer: RateOutcome, worker: (typeof workers)[number]): void => {
+    const observe = (): void => {
+      budget.observe(answer);
+      if (answer.status !== 429 || !o.hold) return;
+      worker.unheard--;
+      if (worker.unheard === 0) for (const go of worker.waiting.splice(0)) go();
+    };
+    if (answer.status === 429 && o.hold) worker.unheard++;
+    if (lag > 0) time.at(time.now() + lag, observe);
+    else observe();
+  };
+
+  /** One request of `client` (and its retries after 429s); `then` when it was admitted, or its slot given up. */
+  const request = (client: number, then: () => void): void => {
     if (time.now() >= end) return;
+    const worker = workers[client % workers.length]!;
+    if (worker.unheard > 0) {
+      worker.waiting.push(() => request(client, then));
+      return;
+    }
     budget.acquire(() => {
       if (time.now() >= end) return;
       time.at(time.now() + o.latencyMs / 2, () => {
@@ -99,14 +140,17 @@ export function simulate(o: SimulationOptions): SimulationResult {
         if (answer.status === 429) rejected++;
         else admitted++;
         time.at(time.now() + o.latencyMs / 2, () => {
-          budget.observe(answer);
-          if (answer.status === 429) time.at(time.now() + (answer.retryAfterSeconds ?? 1) * 1000, loop);
-          else loop();
+          hear(answer, worker);
+          if (answer.status !== 429) return then();
+          const retry = (): void => request(client, o.freesSlot ? () => undefined : then);
+          time.at(time.now() + (answer.retryAfterSeconds ?? 1) * 1000, retry);
+          if (o.freesSlot) then();
         });
       });
     });
   };
-  for (let i = 0; i < o.clients; i++) loop();
+  const loop = (client: number): void => request(client, () => loop(client));
+  for (let i = 0; i < o.clients; i++) loop(i);
   time.runUntil(end);
   budget.close();
   return { admitted, rejected, admittedPerSecond: admitted / o.seconds, share429: rejected / Math.max(1, admitted + rejected), arrivals, budget };

@@ -138,7 +138,9 @@ describe('QuotaEstimator', () => {
     const { estimator, cuts } = estimatorAt(time);
     estimator.admitted(100);
     burst(estimator, 1);
+    time.runUntil(150); // the cut, once the batches are in
     const rate = estimator.rateAt(time.now());
+    expect(rate).to.be.lessThan(Infinity);
     for (let i = 0; i < 10; i++) {
       time.runUntil(time.now() + 50);
       estimator.observe(limited(1));
@@ -149,10 +151,25 @@ describe('QuotaEstimator', () => {
     expect(cuts).to.have.length(1);
   });
 
-  it('a 429 in the run’s first second only pauses: it guesses no rate from so little', () => {
+  it('a burst in the run’s first second takes the starting burst for a second of refill: estimate = admitted ÷ (span + 1.1 s)', () => {
     const time = new VirtualTime();
     const { estimator, cuts } = estimatorAt(time);
-    estimator.admitted(50);
+    // A 40/s bucket of 40: 40 at once, then 40/s, the bucket empty at 500 ms with 60 admitted.
+    estimator.admitted(40);
+    time.runUntil(500);
+    estimator.admitted(20);
+    burst(estimator, 1);
+    time.runUntil(2000);
+    expect(cuts).to.deep.equal([650]);
+    // 60 ÷ (0.5 + 1 + 0.1) s: a little under the 40/s refill (the estimate errs low), not 60 ÷ 0.5 s = 120.
+    expect(estimator.quota).to.be.closeTo(37.5, 0.01);
+    expect(estimator.rateAt(time.now())).to.be.closeTo(0.9 * 37.5, 0.01);
+  });
+
+  it('a burst in the run’s first second with fewer than 5 admissions only pauses: it guesses no rate from so little', () => {
+    const time = new VirtualTime();
+    const { estimator, cuts } = estimatorAt(time);
+    estimator.admitted(4);
     time.runUntil(500);
     burst(estimator, 1);
     time.runUntil(2000);
@@ -173,6 +190,65 @@ describe('QuotaEstimator', () => {
     expect(estimator.counts.episodes).to.equal(30);
     // 30 cuts of 10 % from 6/s would reach 0.28/s.
     expect(estimator.rateAt(time.now())).to.equal(MIN_RATE);
+  });
+
+  describe('probing tolerates the background share of 429s (PROBE_SIGMAS, issue 8c)', () => {
+    /** Quota 20/s from a burst at 1 s; then 600 answers paced below it, `every`-th a 429; then grants back up to the estimate. */
+    function atEstimate(every: number): { time: VirtualTime; estimator: QuotaEstimator } {
+      const time = new VirtualTime();
+      const { estimator } = estimatorAt(time);
+      for (let t = 0; t < 1000; t += 50) {
+        time.runUntil(t);
+        estimator.admitted(1);
+      }
+      time.runUntil(1000);
+      burst(estimator, 1); // quota 20/s, rate 18/s, paused until 2000
+      let t = 2000;
+      for (let i = 0; i < 600; i++) {
+        time.runUntil((t += 50));
+        estimator.observe(every > 0 && i % every === 0 ? limited(1) : ok);
+      }
+      for (let end = t + 6000; t < end; t += 50) {
+        time.runUntil(t);
+        estimator.onGrant(t, 50);
+      }
+      expect(estimator.rateAt(t), 'at the estimate').to.be.within(0.995 * 20, 20.1);
+      expect(estimator.counts).to.deep.include({ episodes: 1 });
+      return { time, estimator };
+    }
+
+    it('with 3 % of 429s learnt below the estimate, a lone 429 at it cuts nothing; 429s beyond what the share explains do', () => {
+      const { time, estimator } = atEstimate(33);
+      const at = (): number => time.now();
+      for (let i = 0; i < 40; i++) {
+        time.runUntil(at() + 50);
+        estimator.observe(ok);
+      }
+      estimator.observe(limited(1));
+      time.runUntil(at() + 200);
+      expect(estimator.counts, 'isolated: the background explains it').to.deep.include({ episodes: 1 });
+      expect(estimator.rateAt(at())).to.be.at.least(0.995 * 20);
+      let limitedCount = 1;
+      while (estimator.counts.episodes === 1 && limitedCount < 20) {
+        for (let i = 0; i < 2; i++) {
+          time.runUntil(at() + 50);
+          estimator.observe(ok);
+        }
+        estimator.observe(limited(1));
+        limitedCount++;
+      }
+      // ~2.3 % of ~55 answers is 1.3 expected: the bar is 1.3 + 3 × √1.3 + 1 ≈ 5.7.
+      expect(limitedCount, 'the probe is cut once its 429s pass the bar').to.be.within(5, 7);
+      expect(estimator.counts.episodes).to.equal(2);
+      expect(estimator.rateAt(at())).to.be.at.most(0.9 * 20 + 1e-9);
+    });
+
+    it('without a background share, the first 429 at the estimate is the probe’s: it cuts at once', () => {
+      const { time, estimator } = atEstimate(0);
+      estimator.observe(limited(1));
+      expect(estimator.counts.episodes).to.equal(2);
+      expect(estimator.rateAt(time.now())).to.be.at.most(0.9 * 20 + 1e-9);
+    });
   });
 
   it('climbs back to the estimate and then beyond it on grants that waited for their slot, and not on others', () => {

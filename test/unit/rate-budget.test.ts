@@ -361,9 +361,11 @@ describe('RateBudget', () => {
     });
 
     for (const random429 of [0.02, 0.05]) {
-      it(`random 429s at ${random429 * 100} % on top of a 40/s bucket, for an hour: the estimate does not collapse, ≥ 85 % of the quota admitted`, () => {
+      it(`random 429s at ${random429 * 100} % on top of a 40/s bucket, for an hour: the estimate does not collapse, ≥ 90 % of the quota admitted`, () => {
         const r = simulate({ quota: 40, clients: 12, latencyMs: 5, seconds: 3600, random429 });
-        expect(r.admittedPerSecond / 40).to.be.at.least(0.85);
+        // Issue 8: ≥ 85 %. Issue 8c: probing goes on through the background share of 429s (PROBE_SIGMAS),
+        // learnt while paced below the estimate too: 93 % at 5 %, 97 % at 2 %.
+        expect(r.admittedPerSecond / 40).to.be.at.least(0.9);
         expect(r.budget.snapshot().quota).to.be.within(36, 48);
       });
     }
@@ -383,6 +385,85 @@ describe('RateBudget', () => {
         inWindow++;
         expect(inWindow, `requests in the window from ${start} ms`).to.be.at.most(301);
       }
+    });
+
+    describe('the trial cut: a steady modest share of 429s on a free key (quota-trial.ts)', () => {
+      it('a token bucket with 4 requests in flight (each refused one waits 1 s): one trial finds the quota, < 1 % answered 429', () => {
+        // Without the trial the key stayed free at about 7 % 429s: no burst, no high share.
+        const r = simulate({ quota: 50, clients: 4, latencyMs: 5, seconds: 600 });
+        const s = r.budget.snapshot();
+        expect(r.budget.trials).to.deep.equal({ trials: 1, quotas: 1 });
+        expect(s.free).to.equal(false);
+        expect(s.quota).to.be.within(45, 52.5);
+        expect(r.share429).to.be.below(0.01);
+        expect(r.admittedPerSecond / 50).to.be.at.least(0.97);
+      });
+
+      for (const clients of [2, 4]) {
+        it(`random 429s at 5 % and no quota, ${clients} in flight, for an hour: at most three trials, none finds a quota, the key ends free and runs at ≥ 97 % of its speed without trials`, () => {
+          const r = simulate({ quota: 0, clients, latencyMs: 20, seconds: 3600, random429: 0.05 });
+          const s = r.budget.snapshot();
+          expect(r.budget.trials.trials).to.be.within(1, 3);
+          expect(r.budget.trials.quotas).to.equal(0);
+          expect(s).to.deep.include({ episodes: 0, quota: undefined, rate: Infinity, free: true });
+          // Free, a client spends L per answer plus 1 s per 429: the admitted rate it reaches without any trial.
+          const untried = (clients * 0.95) / (0.02 + 0.05 * 1);
+          expect(r.admittedPerSecond / untried).to.be.at.least(0.97);
+        });
+      }
+
+      it('random 429s at 2 % and no quota, for an hour: at most one trial, no quota found, free at ≥ 97 % of its speed without trials', () => {
+        const r = simulate({ quota: 0, clients: 4, latencyMs: 20, seconds: 3600, random429: 0.02 });
+        expect(r.budget.trials.trials).to.be.at.most(1);
+        expect(r.budget.trials.quotas).to.equal(0);
+        expect(r.budget.snapshot()).to.deep.include({ episodes: 0, free: true });
+        expect(r.admittedPerSecond / ((4 * 0.98) / (0.02 + 0.02 * 1))).to.be.at.least(0.97);
+      });
+
+      it('20 in flight at 30 ms on a 50/s bucket: the estimate no longer stands above it, < 1 % answered 429', () => {
+        // Issue 8b: about 4.4 % of 429s without the paced trial (an estimate of about 54 from the
+        // last second after the first pause). Issue 8c: the first estimate errs low and the second
+        // is measured between the episodes alone, so no trial is needed.
+        const r = simulate({ quota: 50, clients: 20, latencyMs: 30, seconds: 600 });
+        expect(r.budget.snapshot().quota).to.be.within(45, 51);
+        expect(r.share429).to.be.below(0.01);
+        expect(r.admittedPerSecond / 50).to.be.at.least(0.97);
+      });
+
+      it('a paced key whose quota shrinks from 55/s to 50/s (another client took a share): a paced trial lowers the estimate, < 1 % answered 429', () => {
+        // The estimate of 55 then stands above the quota, where the 429s come below AT_ESTIMATE × it:
+        // isolated, never lowering it. The paced trial asks whether cutting makes them stop.
+        const r = simulate({ quota: 55, quotaAfter: { ms: 60_000, quota: 50 }, clients: 12, latencyMs: 5, seconds: 600 });
+        expect(r.budget.trials.quotas).to.be.at.least(1);
+        expect(r.budget.snapshot().quota).to.be.within(45, 51);
+        expect(r.share429).to.be.below(0.01);
+        expect(r.admittedPerSecond / ((55 * 60 + 50 * 540) / 600)).to.be.at.least(0.97);
+      });
+
+      it('a 50/s bucket plus 2 % random 429s, 4 in flight: the trial finds the quota, the key stays paced, probing rises through the random 429s', () => {
+        const r = simulate({ quota: 50, clients: 4, latencyMs: 5, seconds: 1800, random429: 0.02 });
+        const s = r.budget.snapshot();
+        expect(r.budget.trials.quotas).to.be.at.least(1);
+        expect(s.free).to.equal(false);
+        expect(s.quota).to.be.within(45, 52.5);
+        // 2 % random plus the probes' own, which now go on until their 429s pass the background's (PROBE_SIGMAS).
+        expect(r.share429).to.be.within(0.015, 0.035);
+        // Issue 8b: 82 %: the trial's estimate was what 4 clients got admitted while a twelfth of their
+        // requests waited, and every random 429 at the estimate cut the probe that should raise it.
+        expect(r.admittedPerSecond / 50).to.be.at.least(0.95);
+      });
+    });
+
+    it('the quota-429 bench’s pattern (4 workers, 12 in flight, a refused request waits apart while its slot goes on, the main thread 50 ms late): the hold keeps 429s < 1 %', () => {
+      // Issue 8c. In the real bench the main thread read a run's first 429s in one batch ~50 ms late,
+      // and free workers, whose refused details gave their slots to the next ones, sent some thirty more
+      // into the empty bucket. With the hold each worker stops at its first 429 until the budget heard it.
+      const pattern = { quota: 50, clients: 12, workers: 4, latencyMs: 5, seconds: 60, observeLagMs: 50, freesSlot: true };
+      const held = simulate({ ...pattern, hold: true });
+      expect(held.share429).to.be.below(0.01);
+      expect(held.admittedPerSecond / 50).to.be.at.least(0.97);
+      const unheld = simulate(pattern);
+      expect(unheld.share429, 'without the hold').to.be.above(0.03);
     });
 
     it('with X-RateLimit headers: no 429 at all, ≥ 90 % of the quota', () => {

@@ -35,7 +35,7 @@ export interface CoordinatorOptions {
    * decisions, free of the delay between a grant and the request leaving its
    * worker, which depends on load.
    */
-  onRateGrant?: (section: string, atMs: number) => void;
+  onRateGrant?: (section: string, atMs: number, waited: boolean) => void;
   /** CPUs to size the worker pool by; os.availableParallelism() unless a test sets it. */
   cores?: number;
 }
@@ -223,19 +223,26 @@ export class Coordinator {
         break;
       case 'rate-acquire': {
         const budget = this.budgets.get(state.config.apiKey);
+        // Whether the request waited in the budget's queue, rather than being granted as it asked.
+        let waited = false;
         const grant = (): void => {
           // The port is closed once the section ended; a late grant has no taker.
           if (this.ports.get(state.config.section) !== port) return;
-          this.opts.onRateGrant?.(state.config.section, performance.now());
+          this.opts.onRateGrant?.(state.config.section, performance.now(), waited);
           port.postMessage({ type: 'rate-grant', id: msg.id } satisfies MainMessage);
         };
         if (budget) budget.acquire(grant);
         else grant();
+        waited = true;
         break;
       }
-      case 'rate-observe':
-        this.budgets.get(state.config.apiKey)?.observe(msg.outcome);
+      case 'rate-observe': {
+        const budget = this.budgets.get(state.config.apiKey);
+        budget?.observe(msg.outcome);
+        // A 429 held its worker until judged (rate-gate-port.ts): say whether the key is still free.
+        if (msg.outcome.status === 429) port.postMessage({ type: 'rate-mode', free: budget?.free ?? true } satisfies MainMessage);
         break;
+      }
       case 'rate-admitted':
         this.budgets.get(state.config.apiKey)?.admitted(msg.count);
         break;

@@ -98,6 +98,11 @@ export class RateBudget {
     };
   }
 
+  /** Trial cuts started while the key was free, and those that found a quota (quota-trial.ts). */
+  get trials(): { trials: number; quotas: number } {
+    return this.estimator.trials;
+  }
+
   /** Calls `grant` once a request may go (at once when the budget is closed). */
   acquire(grant: () => void): void {
     this.queue.acquire(grant);

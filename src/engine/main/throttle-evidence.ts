@@ -48,6 +48,8 @@ export class ThrottleEvidence {
   private readonly recent: number[] = [];
   private readonly answers = new Float64Array(SLOTS);
   private readonly rejected = new Float64Array(SLOTS);
+  /** Of those 429s, the ones that taught the background share (see unlearnRecent). */
+  private readonly learnt = new Float64Array(SLOTS);
   private slotIndex = 0;
   /** Since the last call of sinceMark(): answers and 429s. */
   private markAnswers = 0;
@@ -75,7 +77,24 @@ export class ThrottleEvidence {
     if (this.learning) {
       this.freeAnswers++;
       this.freeRejected++;
+      this.learnt[this.slotIndex % SLOTS] = (this.learnt[this.slotIndex % SLOTS] ?? 0) + 1;
     }
+  }
+
+  /**
+   * The 429s of the last SHARE_MS turned out to be a burst or a high share,
+   * the quota's doing (issue 8c): those that taught the background share
+   * while they still looked isolated are taken back out of it. Else a free
+   * key that ran into its quota (the first burst of a run: a dozen 429s
+   * before the burst is plain) would keep a background share of several per
+   * cent, which raises every later bar (burst, high share, LOWER_SHARE).
+   */
+  unlearnRecent(): void {
+    let n = 0;
+    for (const x of this.learnt) n += x;
+    this.freeRejected = Math.max(0, this.freeRejected - n);
+    this.freeAnswers = Math.max(0, this.freeAnswers - n);
+    this.learnt.fill(0);
   }
 
   /** A 429 inside a running episode: counted for sinceMark() only, not as evidence of a burst or share. */
@@ -87,6 +106,16 @@ export class ThrottleEvidence {
   /** The share of 429s a free key met (see BACKGROUND_PRIOR). */
   get backgroundShare(): number {
     return this.freeRejected / (this.freeAnswers + BACKGROUND_PRIOR);
+  }
+
+  /**
+   * Replaces the background share by what a trial cut's answers showed
+   * (quota-trial.ts): a free key whose 429s were a slightly exceeded quota
+   * learnt that quota's 429s as background.
+   */
+  relearn(answers: number, rejected: number): void {
+    this.freeAnswers = answers;
+    this.freeRejected = rejected;
   }
 
   /** Whether the latest answers make a burst of 429s (see the header comment). */
@@ -119,6 +148,7 @@ export class ThrottleEvidence {
     this.recent.length = 0;
     this.answers.fill(0);
     this.rejected.fill(0);
+    this.learnt.fill(0);
   }
 
   /** Share of 429s among the answers since the previous call; starts counting afresh. */
@@ -148,6 +178,7 @@ export class ThrottleEvidence {
     for (let i = 1; i <= steps; i++) {
       this.answers[(this.slotIndex + i) % SLOTS] = 0;
       this.rejected[(this.slotIndex + i) % SLOTS] = 0;
+      this.learnt[(this.slotIndex + i) % SLOTS] = 0;
     }
     this.slotIndex = current;
   }

@@ -57,6 +57,15 @@ export class PortRateGate implements RateGate {
    * budget may be counting unanswered grants: remaining-meter.ts); plain
    * answers are only counted, and sent at most every ADMITTED_FLUSH_MS but
    * never later than that.
+   *
+   * A 429 also holds this worker (issue 8c): until the main thread has judged
+   * it and says whether the key is still free (it answers every 429 with a
+   * rate-mode), the worker's next requests ask for a grant. A quota's 429s
+   * then stop each worker at its first one, however late the main thread
+   * reads them: in the quota-429 bench it read a run's first 429s in one
+   * batch 50 ms late, while free workers sent some thirty more into the
+   * empty bucket. An isolated 429 costs only that round trip, and only to
+   * this worker (docs/decisions.md, "Isolated 429s and quota 429s").
    */
   observe(outcome: RateOutcome): void {
     const headers = rateLimitHeaders(outcome.headers);
@@ -67,6 +76,7 @@ export class PortRateGate implements RateGate {
       return;
     }
     this.flushAdmitted();
+    if (outcome.status === 429) this.free = false;
     const { status, retryAfterSeconds } = outcome;
     this.emit({ type: 'rate-observe', section: this.section, outcome: { status, headers: headers ?? {}, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) } });
   }
