@@ -174,6 +174,8 @@ export class ApiClient {
    * request cost about 4 % of a worker's CPU in the cron-tick bench.)
    */
   readonly #inFlight = new Set<AbortController>();
+  /** Takes the in-flight abort listener off the signals the client was given (once closed). */
+  readonly #unlinkSignals: () => void;
   /** The last Date header seen and its time: answers within one second carry the same text. */
   #serverDate: { text: string; ms: number } | undefined;
   #closing: Promise<void> | undefined;
@@ -194,13 +196,21 @@ export class ApiClient {
     const outer = opts.signal ? [opts.signal] : [];
     this.#sleepSignal = AbortSignal.any([...outer, this.#closeCtl.signal]);
     this.#requestSignal = AbortSignal.any([...outer, this.#destroyCtl.signal]);
-    this.#requestSignal.addEventListener(
-      'abort',
-      () => {
-        for (const ctl of this.#inFlight) ctl.abort(this.#requestSignal.reason);
-      },
-      { once: true },
-    );
+    // On the sources, not on the composite: Node keeps a composite signal that
+    // has an abort listener (and with it this client, its pools and buffers)
+    // alive until a source aborts, which for a section that ends normally is
+    // never; 1,000 sections kept ≈ 55 MB of finished clients that way.
+    // And taken off again once the client is closed, so that a signal that
+    // outlives the client (a worker's) does not keep it either.
+    const abortInFlight = (event: Event): void => {
+      const reason: unknown = (event.target as AbortSignal).reason;
+      for (const ctl of this.#inFlight) ctl.abort(reason);
+    };
+    const sources = [...outer, this.#destroyCtl.signal];
+    for (const source of sources) source.addEventListener('abort', abortInFlight, { once: true });
+    this.#unlinkSignals = () => {
+      for (const source of sources) source.removeEventListener('abort', abortInFlight);
+    };
   }
 
   /** One logical list request, retried as docs/api.md, "Errors" says; resolves the array as received. */
@@ -300,6 +310,7 @@ export class ApiClient {
     this.#closing ??= (async () => {
       this.#closeCtl.abort();
       await Promise.all(this.#dispatchers().map((d) => d.close()));
+      this.#unlinkSignals();
     })();
     return this.#closing;
   }
@@ -310,6 +321,7 @@ export class ApiClient {
       this.#closeCtl.abort();
       this.#destroyCtl.abort();
       await Promise.all(this.#dispatchers().map((d) => d.destroy()));
+      this.#unlinkSignals();
     })();
     return this.#destroying;
   }

@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { rootCertificates } from 'node:tls';
 import util from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ApiClient, caBundle, encodePathSegment, proxyFromEnv, type ApiClientOptions, type RateGate, type RequestEvent } from '../../src/api/api-client.js';
 import { AbortedError, ApiAuthError, ApiHttpError, ConfigError, MalformedResponseError, NetworkError } from '../../src/common/errors.js';
 import { maskKey } from '../../src/common/mask.js';
@@ -893,6 +895,27 @@ describe('ApiClient', () => {
       api.server.on('request', () => void client.destroy());
       expect(await rejectionOf(client.list(1, 2))).to.be.instanceOf(AbortedError);
       await Promise.all([client.destroy(), client.destroy(), client.close()]);
+    });
+
+    it('a closed client is not kept alive by the stop signal it was given, which outlives it', async () => {
+      // A worker runs many sections one after another, each with a client on
+      // the section's stop signal; a finished client must be garbage.
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const api = await fakeApi([json(200, [RECORD])]);
+      const stop = new AbortController();
+      const ref = await (async () => {
+        const client = new ApiClient(testClientOptions(api.url, { apiKey: KEY, signal: stop.signal }));
+        expect(await client.list(1, 2)).to.deep.equal([RECORD]);
+        await client.close();
+        return new WeakRef(client);
+      })();
+      for (let i = 0; i < 10 && ref.deref() !== undefined; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+      }
+      expect(ref.deref(), 'the client after close(), its stop signal still alive').to.equal(undefined);
+      expect(stop.signal.aborted).to.equal(false);
     });
   });
 });
