@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { readStream, runCli, tempDir } from '../support/harness.js';
 import { writeSectionsIni } from '../support/sections-ini.js';
 import { onCleanup } from '../support/cleanup.js';
+import { messageLog } from '../support/hostile-fixtures.js';
 
 const END_DELAY = 60;
 
@@ -52,6 +53,25 @@ describe('clock check against the API Date header', function () {
     expect(r.stderr).to.match(/this host's clock is 1[12][0-9] s behind the API's/);
     expect(r.position).to.be.at.least(r.before - END_DELAY);
     expect(r.position).to.be.at.most(r.after - END_DELAY);
+  });
+
+  it('a run of two segments (a backfill that goes on into the cron stream) warns once', async () => {
+    const dir = tempDir('uzp-skew-');
+    const nowS = Math.floor(Date.now() / 1000);
+    const stream = { key: 'skew-key-0123456789abcdef', domain: 'skew.test', category: 'authentication' as const, perMinute: 30 };
+    const mock = await startMockApi({ seed: 12, from: nowS - 7200, to: nowS + 3600, streams: [stream], clockOffsetSeconds: 120 });
+    onCleanup(() => mock.close());
+    const config = writeSectionsIni(dir, mock, [{ name: 'skew', stream }], { start_time: nowS - 1800, end_delay: END_DELAY, split_interval: 300 });
+    const cron = await runCli(['--config', config, '--all'], { cwd: dir });
+    expect(cron.code, cron.stderr).to.equal(0);
+    expect(cron.stderr.match(/this host's clock is/g)).to.have.length(1);
+    // From before the cron position on, with no end: the backfill's segment, then the cron stream's.
+    const backfill = await runCli(['--config', config, '--all', '--start-time', String(nowS - 3600)], { cwd: dir });
+    expect(backfill.code, backfill.stderr).to.equal(0);
+    const [cfg] = loadConfig(config, { env: {} }).sections;
+    const segments = messageLog(cfg!.outputDirectory).match(/ run: \d+ → \d+ in windows of/g) ?? [];
+    expect(segments, 'segments of the cron run and of the backfill run').to.have.length(3);
+    expect(backfill.stderr.match(/this host's clock is 1[12][0-9] s behind the API's/g)).to.have.length(1);
   });
 
   it('clocks that agree: no warning, the run ends at now − end_delay', async () => {

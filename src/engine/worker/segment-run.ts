@@ -141,9 +141,10 @@ export const CLOCK_SKEW_WARN_SECONDS = 5;
  * host's now and the API's (its Date header), less end_delay. A fast local
  * clock would otherwise reach past records the service has not indexed yet.
  */
-class ClockCheck {
-  private warned = false;
+/** Clients whose section has been warned about the clock: once a run, however many segments it has. */
+const warnedAboutClock = new WeakSet<ApiClient>();
 
+class ClockCheck {
   constructor(
     private readonly seg: Segment,
     private readonly ctx: SegmentRunContext,
@@ -152,8 +153,8 @@ class ClockCheck {
   end(): number {
     const skew = this.ctx.client.clockSkewSeconds;
     if (skew === undefined) return this.seg.to;
-    if (!this.warned && Math.abs(skew) > CLOCK_SKEW_WARN_SECONDS) {
-      this.warned = true;
+    if (!warnedAboutClock.has(this.ctx.client) && Math.abs(skew) > CLOCK_SKEW_WARN_SECONDS) {
+      warnedAboutClock.add(this.ctx.client);
       const message =
         `this host's clock is ${Math.abs(skew)} s ${skew > 0 ? 'ahead of' : 'behind'} the API's (its Date header)` +
         (skew > 0 ? '; runs end at the API\'s now − end_delay so that late records are not skipped' : '') +
