@@ -2,6 +2,7 @@
 // needs comes in the task (no state shared with the main thread); it talks
 // back over the task's MessagePort and returns a plain SectionResult.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { LockLostError, serializeError } from '../src/common/errors.js';
@@ -21,6 +22,8 @@ import type { CommitHooks } from '../src/storage/window-commit.js';
  * can stop a real run inside a commit. Unset, as it is outside those tests,
  * nothing is loaded and commits run without hooks.
  */
+function noop(): void {}
+
 async function testCommitHooks(cfg: SectionConfig): Promise<CommitHooks | undefined> {
   const file = process.env['UZP_TEST_COMMIT_HOOKS'];
   if (!file) return undefined;
@@ -28,15 +31,67 @@ async function testCommitHooks(cfg: SectionConfig): Promise<CommitHooks | undefi
   return hooks.default({ section: cfg.section, positionFile: cfg.positionFile });
 }
 
-export default async function sectionWorker(task: SectionTask): Promise<SectionResult> {
+/**
+ * Whose code is running: each section's task runs inside this scope, with the
+ * function that fails that section. A thread runs several sections at once,
+ * so an exception nobody caught (a bug, or a callback throwing) is charged to
+ * the section whose code threw it, which fails alone while the others on the
+ * thread go on (docs/decisions.md, "Threads sized to the machine"). One that
+ * belongs to no section ends the thread as Node would, and the coordinator
+ * reports each of its sections failed.
+ */
+const sectionScope = new AsyncLocalStorage<(err: unknown) => void>();
+/** How long a failed section's own code gets to wind down (it is stopped, and may commit nothing more) before its result goes back. */
+const CRASH_GRACE_MS = 5000;
+let threadGuarded = false;
+
+function guardThread(): void {
+  if (threadGuarded) return;
+  threadGuarded = true;
+  const contain = (err: unknown): void => {
+    const fail = sectionScope.getStore();
+    if (!fail) throw err;
+    fail(err);
+  };
+  process.on('uncaughtException', contain);
+  process.on('unhandledRejection', contain);
+}
+
+export default function sectionWorker(task: SectionTask): Promise<SectionResult> {
+  guardThread();
+  let fail!: (err: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined);
+  let ended = false;
+  const failSection = (err: unknown): void => {
+    // After its result went back there is no one left to tell but stderr.
+    if (ended) process.stderr.write(`uzmanposta: [${task.config.section}] error after the section ended: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    else fail(err);
+  };
+  return sectionScope.run(failSection, () =>
+    runTask(task, failed).finally(() => {
+      ended = true;
+    }),
+  );
+}
+
+async function runTask(task: SectionTask, failed: Promise<never>): Promise<SectionResult> {
   const { config: cfg, port } = task;
   const stop = new AbortController();
-  const emit = (msg: WorkerMessage): void => port.postMessage(msg);
+  // The metrics as last reported, for a section that fails outside its runner.
+  let lastMetrics = emptyMetrics();
+  const emit = (msg: WorkerMessage): void => {
+    if (msg.type === 'progress' || msg.type === 'metrics') lastMetrics = msg.metrics;
+    port.postMessage(msg);
+  };
   const gate = new PortRateGate(cfg.section, emit, stop.signal);
   let leaseLost: string | undefined;
+  let crash: unknown;
   // Fencing: nothing is committed once the lock is not this run's any more
-  // (docs/decisions.md, "Leases on the file server's clock").
+  // (docs/decisions.md, "Leases on the file server's clock"), nor once the
+  // section has failed on an exception nobody caught.
   const fence = async (): Promise<void> => {
+    if (crash !== undefined) throw crash;
     if (leaseLost !== undefined) throw new LockLostError(leaseLost, { section: cfg.section });
     if (task.lock && !(await lockStillNames(task.lock.path, task.lock.token))) {
       throw new LockLostError(
@@ -74,7 +129,7 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       if (r?.note) log.info(`log retention: ${r.note}`);
       if (r?.deleted.length) log.info(`log retention: deleted ${r.deleted.length} old log file(s): ${r.deleted.join(', ')}`);
     }
-    const ran = await runSection({
+    const run = runSection({
       config: cfg,
       range: task.range,
       log,
@@ -86,13 +141,23 @@ export default async function sectionWorker(task: SectionTask): Promise<SectionR
       commitHooks: await testCommitHooks(cfg),
       fence,
     });
+    const ran = await Promise.race([run, failed]).catch(async (err: unknown) => {
+      // An exception nobody caught, from this section's code: stop it, let
+      // nothing more be committed, and give it a moment to wind down.
+      crash = err;
+      stop.abort();
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([run.then(noop, noop), new Promise<void>((resolve) => (grace = setTimeout(resolve, CRASH_GRACE_MS)))]);
+      clearTimeout(grace);
+      throw err;
+    });
     result = { ...ran, threadId };
   } catch (err) {
     // Errors before or around the run (unreadable state files, unwritable
     // output): a failed section with its error, never a hang or a silent pass.
     const error = serializeError(err);
     emit({ type: 'error', section: cfg.section, error });
-    result = { section: cfg.section, status: 'failed', metrics: emptyMetrics(), error, threadId };
+    result = { section: cfg.section, status: 'failed', metrics: lastMetrics, error, threadId };
   }
   try {
     // The section's last line, written with the log it already has open, so

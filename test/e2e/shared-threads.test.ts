@@ -20,9 +20,9 @@ import type { Heartbeat } from '../../src/reporting/heartbeat.js';
 import { readPosition } from '../../src/storage/position-store.js';
 import { onCleanup } from '../support/cleanup.js';
 import { dayAnchor } from '../support/epochs.js';
-import { tempDir, until } from '../support/harness.js';
+import { readStream, tempDir, until } from '../support/harness.js';
 import { writeSectionsIni, type IniSection } from '../support/sections-ini.js';
-import { CRASH_SECTION_ENV } from '../support/thread-crash-hooks.js';
+import { CRASH_MODE_ENV, CRASH_SECTION_ENV } from '../support/thread-crash-hooks.js';
 import { listWindowStart } from '../support/crash-scenario.js';
 
 const KEY = 'threads-key-0123456789abcdef';
@@ -138,9 +138,11 @@ describe('worker threads sized to the machine', function () {
     const hooks = fileURLToPath(new URL('../support/thread-crash-hooks.js', import.meta.url));
     process.env['UZP_TEST_COMMIT_HOOKS'] = hooks;
     process.env[CRASH_SECTION_ENV] = 'MailLogger:t0';
+    process.env[CRASH_MODE_ENV] = 'exit';
     onCleanup(() => {
       delete process.env['UZP_TEST_COMMIT_HOOKS'];
       delete process.env[CRASH_SECTION_ENV];
+      delete process.env[CRASH_MODE_ENV];
     });
     // t1 and t2 wait on their first list, in the same thread, when t0 crashes it.
     const hold = s.mock.hold((r) => !r.rawUrl.includes('t0.test') && listWindowStart(r) === s.start, 2);
@@ -157,5 +159,47 @@ describe('worker threads sized to the machine', function () {
     delete process.env['UZP_TEST_COMMIT_HOOKS'];
     const rerun = await new Coordinator({ sections: s.sections, range: { from: s.start, to: s.end }, concurrency: 3, notify: () => undefined, cores: 1 }).run();
     expect(rerun.map((r) => r.status)).to.deep.equal(Array(3).fill('completed'));
+  });
+
+  it('an exception nobody caught in one section fails that section alone; the others on its thread complete', async () => {
+    const s = await setup(3);
+    const hooks = fileURLToPath(new URL('../support/thread-crash-hooks.js', import.meta.url));
+    process.env['UZP_TEST_COMMIT_HOOKS'] = hooks;
+    process.env[CRASH_SECTION_ENV] = 'MailLogger:t0';
+    process.env[CRASH_MODE_ENV] = 'throw';
+    onCleanup(() => {
+      delete process.env['UZP_TEST_COMMIT_HOOKS'];
+      delete process.env[CRASH_SECTION_ENV];
+      delete process.env[CRASH_MODE_ENV];
+    });
+    // t1 and t2 wait on their first list, in the same thread, while t0 throws.
+    const hold = s.mock.hold((r) => !r.rawUrl.includes('t0.test') && listWindowStart(r) === s.start, 2);
+    onCleanup(() => hold.release());
+    const range = { from: s.start, to: s.end };
+    const coordinator = new Coordinator({ sections: s.sections, range, concurrency: 3, notify: () => undefined, cores: 1 });
+    const running = coordinator.run();
+    const t0 = (): string | undefined => coordinator.sectionStates.get('MailLogger:t0')?.status;
+    await until(() => (hold.caught === 2 && t0() === 'failed' ? true : undefined), 't0 failed while t1 and t2 wait on their first list');
+    hold.release();
+    const results = await running;
+
+    expect(results.map((r) => r.status)).to.deep.equal(['failed', 'completed', 'completed']);
+    expect(results[0]?.error?.code).to.equal('UZP_WORKER_CRASHED');
+    expect(results[0]?.error?.message).to.contain('MailLogger:t0 throws an exception nobody catches');
+    expect(results[0]?.metrics.windowsCommitted, 't0 had committed its first window').to.be.at.least(1);
+    expect(new Set(results.map((r) => r.threadId)).size, 'all three on one thread').to.equal(1);
+    expect(heartbeat(s.sections[0]!).status).to.equal('error');
+    for (const i of [1, 2]) {
+      expect(heartbeat(s.sections[i]!).status).to.equal('completed');
+      expect(results[i]?.metrics.recordsWritten).to.equal(s.mock.count(s.streams[i]!.stream, s.start, s.end));
+    }
+
+    // t0 resumes where its last commit left it: nothing twice, nothing lost.
+    delete process.env['UZP_TEST_COMMIT_HOOKS'];
+    const rerun = await new Coordinator({ sections: s.sections, range, concurrency: 3, notify: () => undefined, cores: 1 }).run();
+    expect(rerun.map((r) => r.status)).to.deep.equal(Array(3).fill('completed'));
+    const t0Written = (results[0]?.metrics.recordsWritten ?? 0) + (rerun[0]?.metrics.recordsWritten ?? 0);
+    expect(t0Written).to.equal(s.mock.count(s.streams[0]!.stream, s.start, s.end));
+    expect(readStream(s.sections[0]!.outputDirectory, `${s.streams[0]!.stream.domain}_`)).to.have.length(t0Written);
   });
 });
