@@ -22,9 +22,12 @@ export interface ThreadPlan {
  * throughput; a section's objects are short-lived and small. 8 MiB took the
  * 1,000-section tick from 240 to 196 MiB peak RSS and 29 to 24 CPU s, the
  * 7-section tick from 139 to 131 MiB, and left the million-record backfill's
- * CPU per record unchanged (bench/RESULTS.md, "Cron tick").
+ * CPU per record unchanged (bench/RESULTS.md, "Cron tick"). 4 MiB, side by
+ * side with 8: the 7-section data tick 117 → 113 MiB (3.25 → 3.34 CPU s,
+ * medians of 8, within their spread), 1,000 sections 194 → 182 MiB, the
+ * million-record backfill 108 → 104 MiB at the same CPU per record.
  */
-const YOUNG_MIB = 8;
+const YOUNG_MIB = 4;
 
 /**
  * Sections one thread is given before another thread starts. A section
