@@ -8,7 +8,7 @@ import { threadId } from 'node:worker_threads';
 import { LockLostError, serializeError } from '../src/common/errors.js';
 import { lockStillNames } from '../src/storage/section-lock.js';
 import { PortRateGate } from '../src/engine/worker/rate-gate-port.js';
-import { openSectionLog, type SectionLog } from '../src/storage/section-log.js';
+import { errorLogEntryFrom, openSectionLog, type SectionLog } from '../src/storage/section-log.js';
 import { runSection } from '../src/engine/worker/section-runner.js';
 import { emptyMetrics } from '../src/engine/shared/section-metrics.js';
 import { sectionLine } from '../src/reporting/run-summary.js';
@@ -22,8 +22,6 @@ import type { CommitHooks } from '../src/storage/window-commit.js';
  * can stop a real run inside a commit. Unset, as it is outside those tests,
  * nothing is loaded and commits run without hooks.
  */
-function noop(): void {}
-
 async function testCommitHooks(cfg: SectionConfig): Promise<CommitHooks | undefined> {
   const file = process.env['UZP_TEST_COMMIT_HOOKS'];
   if (!file) return undefined;
@@ -44,6 +42,8 @@ const sectionScope = new AsyncLocalStorage<(err: unknown) => void>();
 /** How long a failed section's own code gets to wind down (it is stopped, and may commit nothing more) before its result goes back. */
 const CRASH_GRACE_MS = 5000;
 let threadGuarded = false;
+
+function noop(): void {}
 
 function guardThread(): void {
   if (threadGuarded) return;
@@ -146,6 +146,8 @@ async function runTask(task: SectionTask, failed: Promise<never>): Promise<Secti
       // nothing more be committed, and give it a moment to wind down.
       crash = err;
       stop.abort();
+      // With its stack, in terms of the sources (readable-stack.ts): this is a bug to report.
+      log?.error(errorLogEntryFrom(err, { code: 'UZP_WORKER_CRASHED' }));
       let grace: NodeJS.Timeout | undefined;
       await Promise.race([run.then(noop, noop), new Promise<void>((resolve) => (grace = setTimeout(resolve, CRASH_GRACE_MS)))]);
       clearTimeout(grace);

@@ -21,6 +21,7 @@ import { readPosition } from '../../src/storage/position-store.js';
 import { onCleanup } from '../support/cleanup.js';
 import { dayAnchor } from '../support/epochs.js';
 import { readStream, tempDir, until } from '../support/harness.js';
+import { errorLog } from '../support/hostile-fixtures.js';
 import { writeSectionsIni, type IniSection } from '../support/sections-ini.js';
 import { CRASH_MODE_ENV, CRASH_SECTION_ENV } from '../support/thread-crash-hooks.js';
 import { listWindowStart } from '../support/crash-scenario.js';
@@ -189,6 +190,10 @@ describe('worker threads sized to the machine', function () {
     expect(results[0]?.metrics.windowsCommitted, 't0 had committed its first window').to.be.at.least(1);
     expect(new Set(results.map((r) => r.threadId)).size, 'all three on one thread').to.equal(1);
     expect(heartbeat(s.sections[0]!).status).to.equal('error');
+    // The error log has it with its stack, pointing at the TypeScript source that threw.
+    const crashes = errorLog(s.sections[0]!.outputDirectory).filter((e) => e['code'] === 'UZP_WORKER_CRASHED');
+    expect(crashes).to.have.length(1);
+    expect(crashes[0]?.['stack']).to.match(/test\/support\/thread-crash-hooks\.ts:\d+:\d+/);
     for (const i of [1, 2]) {
       expect(heartbeat(s.sections[i]!).status).to.equal('completed');
       expect(results[i]?.metrics.recordsWritten).to.equal(s.mock.count(s.streams[i]!.stream, s.start, s.end));
