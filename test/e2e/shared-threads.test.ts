@@ -52,6 +52,18 @@ async function setup(count: number, extra: (i: number) => Partial<IniSection> = 
   return { mock, sections, streams, start, end };
 }
 
+/** Section t0 of the in-process workers breaks after its first commit (test/support/thread-crash-hooks.ts), until the test ends. */
+function crashHooks(mode: 'throw' | 'exit'): void {
+  process.env['UZP_TEST_COMMIT_HOOKS'] = fileURLToPath(new URL('../support/thread-crash-hooks.js', import.meta.url));
+  process.env[CRASH_SECTION_ENV] = 'MailLogger:t0';
+  process.env[CRASH_MODE_ENV] = mode;
+  onCleanup(() => {
+    delete process.env['UZP_TEST_COMMIT_HOOKS'];
+    delete process.env[CRASH_SECTION_ENV];
+    delete process.env[CRASH_MODE_ENV];
+  });
+}
+
 function heartbeat(cfg: SectionConfig): Heartbeat {
   return JSON.parse(readFileSync(cfg.heartbeatFile, 'utf8')) as Heartbeat;
 }
@@ -136,15 +148,7 @@ describe('worker threads sized to the machine', function () {
 
   it('a worker thread that dies leaves each of its sections failed, never running, and a rerun ends exactly', async () => {
     const s = await setup(3);
-    const hooks = fileURLToPath(new URL('../support/thread-crash-hooks.js', import.meta.url));
-    process.env['UZP_TEST_COMMIT_HOOKS'] = hooks;
-    process.env[CRASH_SECTION_ENV] = 'MailLogger:t0';
-    process.env[CRASH_MODE_ENV] = 'exit';
-    onCleanup(() => {
-      delete process.env['UZP_TEST_COMMIT_HOOKS'];
-      delete process.env[CRASH_SECTION_ENV];
-      delete process.env[CRASH_MODE_ENV];
-    });
+    crashHooks('exit');
     // t1 and t2 wait on their first list, in the same thread, when t0 crashes it.
     const hold = s.mock.hold((r) => !r.rawUrl.includes('t0.test') && listWindowStart(r) === s.start, 2);
     onCleanup(() => hold.release());
@@ -164,15 +168,7 @@ describe('worker threads sized to the machine', function () {
 
   it('an exception nobody caught in one section fails that section alone; the others on its thread complete', async () => {
     const s = await setup(3);
-    const hooks = fileURLToPath(new URL('../support/thread-crash-hooks.js', import.meta.url));
-    process.env['UZP_TEST_COMMIT_HOOKS'] = hooks;
-    process.env[CRASH_SECTION_ENV] = 'MailLogger:t0';
-    process.env[CRASH_MODE_ENV] = 'throw';
-    onCleanup(() => {
-      delete process.env['UZP_TEST_COMMIT_HOOKS'];
-      delete process.env[CRASH_SECTION_ENV];
-      delete process.env[CRASH_MODE_ENV];
-    });
+    crashHooks('throw');
     // t1 and t2 wait on their first list, in the same thread, while t0 throws.
     const hold = s.mock.hold((r) => !r.rawUrl.includes('t0.test') && listWindowStart(r) === s.start, 2);
     onCleanup(() => hold.release());

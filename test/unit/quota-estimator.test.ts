@@ -23,6 +23,19 @@ function burst(estimator: QuotaEstimator, retryAfterSeconds?: number): void {
   for (let i = 0; i < BURST; i++) estimator.observe(limited(retryAfterSeconds));
 }
 
+/** 20 admissions over the first second, then a burst of 429s at 1 s: quota 20/s, rate 18/s, paused until 2 s. */
+function quotaFoundAtOneSecond(): { time: VirtualTime; estimator: QuotaEstimator } {
+  const time = new VirtualTime();
+  const { estimator } = estimatorAt(time);
+  for (let t = 0; t < 1000; t += 50) {
+    time.runUntil(t);
+    estimator.admitted(1);
+  }
+  time.runUntil(1000);
+  burst(estimator, 1);
+  return { time, estimator };
+}
+
 /** 40 admissions in the run's first second, then a burst of 429s at t = 1000 with Retry-After 1 s. */
 function fortyThenLimited(time: VirtualTime, estimator: QuotaEstimator): void {
   for (let t = 0; t < 1000; t += 25) {
@@ -195,14 +208,7 @@ describe('QuotaEstimator', () => {
   describe('probing tolerates the background share of 429s (PROBE_SIGMAS, issue 8c)', () => {
     /** Quota 20/s from a burst at 1 s; then 600 answers paced below it, `every`-th a 429; then grants back up to the estimate. */
     function atEstimate(every: number): { time: VirtualTime; estimator: QuotaEstimator } {
-      const time = new VirtualTime();
-      const { estimator } = estimatorAt(time);
-      for (let t = 0; t < 1000; t += 50) {
-        time.runUntil(t);
-        estimator.admitted(1);
-      }
-      time.runUntil(1000);
-      burst(estimator, 1); // quota 20/s, rate 18/s, paused until 2000
+      const { time, estimator } = quotaFoundAtOneSecond(); // quota 20/s, rate 18/s, paused until 2000
       let t = 2000;
       for (let i = 0; i < 600; i++) {
         time.runUntil((t += 50));
@@ -252,14 +258,7 @@ describe('QuotaEstimator', () => {
   });
 
   it('climbs back to the estimate and then beyond it on grants that waited for their slot, and not on others', () => {
-    const time = new VirtualTime();
-    const { estimator } = estimatorAt(time);
-    for (let t = 0; t < 1000; t += 50) {
-      time.runUntil(t);
-      estimator.admitted(1);
-    }
-    time.runUntil(1000);
-    burst(estimator, 1); // quota 20/s, rate 18/s; growth counts from the pause's end at 2000
+    const { time, estimator } = quotaFoundAtOneSecond(); // quota 20/s, rate 18/s; growth counts from the pause's end at 2000
     time.runUntil(2000);
     for (let t = 2000; t <= 5000; t += 50) estimator.onGrant(t, 0);
     expect(estimator.rateAt(5000), 'grants that did not wait: unchanged').to.be.closeTo(18, 0.01);
