@@ -10,7 +10,7 @@
 //   data each), also as a cron tick.
 
 import { startMockApi, type MockStreamSpec } from '../src/mock-api/index.js';
-import { expectSuccess, round, runCollector, scratch, totalLine, type BenchSection, type ChildRun } from './support.js';
+import { expectSuccess, smallSections, round, runCollector, scratch, totalLine, type BenchSection, type ChildRun } from './support.js';
 import { writeSectionsIni } from '../test/support/sections-ini.js';
 
 export interface TickFigures {
@@ -87,13 +87,7 @@ export async function sevenSectionTick(): Promise<TickFigures[]> {
 export async function manySectionTick(count: number, maxWorkers: number): Promise<TickFigures> {
   const dataEnd = Math.floor(Date.now() / 1000) - 120;
   const start = dataEnd - 10 * 60;
-  const sections: BenchSection[] = Array.from({ length: count }, (_, i) => {
-    const stream: MockStreamSpec =
-      i % 2 === 0
-        ? { key: KEY, domain: `s${i}.tick`, category: 'authentication', perMinute: 2 }
-        : { key: KEY, domain: `s${i}.tick`, category: 'quarantine', type: 'quarantine', perMinute: 1 };
-    return { name: `s-${i}`, stream };
-  });
+  const sections = smallSections(count, KEY, { name: 's', domain: 's', tld: 'tick' }, { authentication: 2, quarantine: 1 });
   const mock = await startMockApi({ seed: 53, from: start - 60, to: dataEnd, streams: sections.map((s) => s.stream), logLimit: 1_000_000 });
   const work = scratch('many-tick');
   try {

@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import { encodePathSegment } from '../src/api/api-client.js';
 import { eventTimeOf, startMockApi, type MockApi, type StreamSelector } from '../src/mock-api/index.js';
 import type { ControlSpec } from './control-client.js';
-import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, type BenchSection } from './support.js';
+import { expectSuccess, mailSections, FIXED_END, round, runCollector, scratch, totalLine, type BenchSection } from './support.js';
 import { writeSectionsIni } from '../test/support/sections-ini.js';
 
 export interface LatencyBoundOptions {
@@ -129,10 +129,7 @@ export async function latencyBound(o: LatencyBoundOptions = LATENCY_DEFAULTS): P
  * one while the others' slots idle, which says nothing about the engine.
  */
 async function balancedSections(o: LatencyBoundOptions, start: number, end: number): Promise<BenchSection[]> {
-  const candidates: BenchSection[] = Array.from({ length: o.sections * 8 }, (_, i) => ({
-    name: `lat-${i}`,
-    stream: { key: KEY, domain: `d${i}.bench`, category: 'mail' as const, type: i % 2 ? 'outgoinglog' : 'incominglog', perMinute: o.perMinute },
-  }));
+  const candidates = mailSections(o.sections * 8, KEY, { name: 'lat', domain: 'd' }, o.perMinute);
   const probe = await startMockApi({ seed: 11, from: start - 60, to: end + 60, streams: candidates.map((c) => c.stream) });
   try {
     const counted = candidates.map((c) => ({ c, n: probe.count(c.stream, start, end) })).sort((a, b) => a.n - b.n);

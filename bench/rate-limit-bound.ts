@@ -7,7 +7,7 @@
 // second while the run still gets close to it.
 
 import { startMockApi, type MockFaults, type MockRequestLogEntry } from '../src/mock-api/index.js';
-import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, type BenchSection } from './support.js';
+import { expectSuccess, mailSections, FIXED_END, round, runCollector, scratch, totalLine } from './support.js';
 import { writeSectionsIni } from '../test/support/sections-ini.js';
 
 export type RateScenario = 'quota-429' | 'quota-headers' | 'rate_limit';
@@ -43,10 +43,7 @@ const KEY = 'bench-rate-key-0123456789abc';
 export async function rateLimitBound(o: RateLimitOptions): Promise<RateLimitResult> {
   const end = FIXED_END;
   const start = end - Math.round(o.minutes * 60);
-  const sections: BenchSection[] = Array.from({ length: o.sections }, (_, i) => ({
-    name: `rate-${i}`,
-    stream: { key: KEY, domain: `r${i}.bench`, category: 'mail' as const, type: i % 2 ? 'outgoinglog' : 'incominglog', perMinute: 40 },
-  }));
+  const sections = mailSections(o.sections, KEY, { name: 'rate', domain: 'r' });
   const faults: MockFaults = { latencyMs: o.latencyMs };
   if (o.scenario !== 'rate_limit') faults.perKeyRateLimit = { requestsPerSecond: o.rate };
   if (o.scenario === 'quota-headers') faults.rateLimitHeaders = true;

@@ -5,7 +5,7 @@
 // range: the million-record run is compared with one a tenth its size.
 
 import { startMockApi, type MockStreamSpec } from '../src/mock-api/index.js';
-import { expectSuccess, round, runCollector, scratch, totalLine, type BenchSection } from './support.js';
+import { expectSuccess, smallSections, round, runCollector, scratch, totalLine } from './support.js';
 import { writeSectionsIni } from '../test/support/sections-ini.js';
 
 export interface ManySectionsResult {
@@ -37,13 +37,7 @@ const KEY = 'bench-scale-key-0123456789ab';
 export async function manySections(count = 200, maxWorkers = 5): Promise<ManySectionsResult> {
   const end = Math.floor(Date.now() / 1000) - 600;
   const start = end - 3600;
-  const sections: BenchSection[] = Array.from({ length: count }, (_, i) => {
-    const stream: MockStreamSpec =
-      i % 2 === 0
-        ? { key: KEY, domain: `s${i}.bench`, category: 'authentication', perMinute: 12 }
-        : { key: KEY, domain: `s${i}.bench`, category: 'quarantine', type: 'quarantine', perMinute: 4 };
-    return { name: `many-${i}`, stream };
-  });
+  const sections = smallSections(count, KEY, { name: 'many', domain: 's' }, { authentication: 12, quarantine: 4 });
   const mock = await startMockApi({ seed: 31, from: start - 60, to: end + 60, streams: sections.map((s) => s.stream) });
   const work = scratch('many');
   try {

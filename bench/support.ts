@@ -104,6 +104,33 @@ export interface BenchSection {
   stream: MockStreamSpec;
 }
 
+/** Names and domains of a bench's sections: `<name>-<i>` on `<domain><i>.<tld>`. */
+export interface SectionNaming {
+  name: string;
+  domain: string;
+  tld?: string;
+}
+
+/** `count` mail sections on `key`, incoming and outgoing in turn. */
+export function mailSections(count: number, key: string, n: SectionNaming, perMinute = 40): BenchSection[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `${n.name}-${i}`,
+    stream: { key, domain: `${n.domain}${i}.${n.tld ?? 'bench'}`, category: 'mail' as const, type: i % 2 ? 'outgoinglog' : 'incominglog', perMinute },
+  }));
+}
+
+/** `count` small sections on `key`, authentication and quarantine in turn, with that many records a minute each. */
+export function smallSections(count: number, key: string, n: SectionNaming, perMinute: { authentication: number; quarantine: number }): BenchSection[] {
+  return Array.from({ length: count }, (_, i) => {
+    const domain = `${n.domain}${i}.${n.tld ?? 'bench'}`;
+    const stream: MockStreamSpec =
+      i % 2 === 0
+        ? { key, domain, category: 'authentication', perMinute: perMinute.authentication }
+        : { key, domain, category: 'quarantine', type: 'quarantine', perMinute: perMinute.quarantine };
+    return { name: `${n.name}-${i}`, stream };
+  });
+}
+
 /** A scratch directory for one benchmark, removed by the returned function. */
 export function scratch(name: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(os.tmpdir(), `uzp-bench-${name}-`));

@@ -6,7 +6,7 @@
 // random 429s, measured side by side in the same invocation.
 
 import { startMockApi, type FixedWindowRecord, type MockFaults, type MockRequestLogEntry } from '../src/mock-api/index.js';
-import { expectSuccess, FIXED_END, round, runCollector, scratch, totalLine, type BenchSection } from './support.js';
+import { expectSuccess, mailSections, FIXED_END, round, runCollector, scratch, totalLine } from './support.js';
 import { writeSectionsIni } from '../test/support/sections-ini.js';
 
 export interface ThrottleOptions {
@@ -52,10 +52,7 @@ const KEY = 'bench-throttle-key-0123456789';
 export async function throttleBound(o: ThrottleOptions): Promise<ThrottleResult> {
   const end = FIXED_END;
   const start = end - Math.round(o.minutes * 60);
-  const sections: BenchSection[] = Array.from({ length: o.sections }, (_, i) => ({
-    name: `throttle-${i}`,
-    stream: { key: KEY, domain: `t${i}.bench`, category: 'mail' as const, type: i % 2 ? 'outgoinglog' : 'incominglog', perMinute: 40 },
-  }));
+  const sections = mailSections(o.sections, KEY, { name: 'throttle', domain: 't' });
   const faults: MockFaults = { latencyMs: o.latencyMs, retryAfter: 1 };
   if (o.random429 > 0) faults.status429 = o.random429;
   if (o.quota > 0) faults.perKeyRateLimit = { requestsPerSecond: o.quota };
