@@ -35,6 +35,7 @@ import { networkErrorKind, toNetworkError } from './network-errors.js';
 import { BodyTooLarge, readBodyCapped } from './bounded-body.js';
 import { parseRetryAfter, rateLimitDecision, transientRetryWaitMs, type RetryAfter } from './retry-policy.js';
 import { deadlineStop, type RunDeadline } from './run-deadline.js';
+import { isPlainObject } from '../common/plain-object.js';
 
 export interface RateGate {
   /** Called before every request attempt; may wait for the key's budget. */
@@ -697,10 +698,6 @@ function unwritableProblem(records: unknown[], text: string): string | undefined
   } catch (err) {
     return `records that cannot be written back as JSON (${err instanceof Error ? err.message : String(err)}; nested too deep?)`;
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function jsonKind(v: unknown): string {

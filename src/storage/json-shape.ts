@@ -3,10 +3,7 @@
 // value must be before a field of it is trusted.
 
 import path from 'node:path';
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isPlainObject } from '../common/plain-object.js';
 
 /** A non-negative safe integer (seconds or bytes). */
 export function isWholeNumber(v: unknown): v is number {
@@ -26,7 +23,7 @@ export function commitRecordProblem(v: Record<string, unknown>, appendBytes: 're
   if (typeof v.createdAt !== 'string') return 'field "createdAt" missing or not a string';
   if (!Array.isArray(v.files)) return 'field "files" missing or not an array';
   for (const [i, f] of v.files.entries()) {
-    if (!isObject(f)) return `files[${i}] is not an object`;
+    if (!isPlainObject(f)) return `files[${i}] is not an object`;
     if (typeof f.path !== 'string' || !path.isAbsolute(f.path)) return `files[${i}].path missing or not an absolute path`;
     if (!isWholeNumber(f.size)) return `files[${i}].size missing or not a whole number`;
     if (typeof f.existed !== 'boolean') return `files[${i}].existed missing or not true/false`;

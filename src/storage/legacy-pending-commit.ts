@@ -10,7 +10,8 @@ import path from 'node:path';
 import { StateCorruptError, WriteError } from '../common/errors.js';
 import { errnoCode, removeDurable, truncateDurable } from './durable-fs.js';
 import { readPosition } from './position-store.js';
-import { commitRecordProblem, isObject, isWholeNumber } from './json-shape.js';
+import { commitRecordProblem, isWholeNumber } from './json-shape.js';
+import { isPlainObject } from '../common/plain-object.js';
 
 export interface PendingFile {
   path: string;
@@ -166,7 +167,7 @@ function parsePendingRecord(text: string, pendingFile: string, positionFile: str
 }
 
 function pendingRecordProblem(v: unknown): string | undefined {
-  if (!isObject(v)) return 'expected a JSON object';
+  if (!isPlainObject(v)) return 'expected a JSON object';
   if (v.version !== 1) return `unknown version ${JSON.stringify(v.version)} (expected 1)`;
   if (v.positionBefore !== undefined && v.positionBefore !== null && !isWholeNumber(v.positionBefore)) {
     return 'field "positionBefore" is not a whole number or null';

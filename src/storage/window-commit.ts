@@ -27,7 +27,8 @@ import path from 'node:path';
 import { StateCorruptError, WriteError } from '../common/errors.js';
 import { errnoCode, fsyncDirAsync, fsyncFileAsync, removeAsync, writeAtDurable, writeFileAtomicAsync } from './durable-fs.js';
 import { recoverLegacyPendingCommit } from './legacy-pending-commit.js';
-import { commitRecordProblem, isObject, isWholeNumber } from './json-shape.js';
+import { commitRecordProblem, isWholeNumber } from './json-shape.js';
+import { isPlainObject } from '../common/plain-object.js';
 import { readPosition, writePositionAsync } from './position-store.js';
 
 export const JOURNAL_VERSION = 2;
@@ -456,7 +457,7 @@ function sha256(parts: readonly Buffer[]): string {
 }
 
 function headerProblem(v: unknown): string | undefined {
-  if (!isObject(v)) return 'expected a JSON object';
+  if (!isPlainObject(v)) return 'expected a JSON object';
   if (v.version !== JOURNAL_VERSION) return `unknown version ${JSON.stringify(v.version)} (expected ${JOURNAL_VERSION})`;
   if (v.positionBefore !== null && !isWholeNumber(v.positionBefore)) return 'field "positionBefore" missing or not a whole number or null';
   if (typeof v.sha256 !== 'string') return 'field "sha256" missing or not a string';
