@@ -173,6 +173,7 @@ function lineOf(info: winston.Logform.TransformableInfo): string {
 class StrftimeFileTransport extends Transport {
   failure: WriteError | undefined;
   private fd: number | undefined;
+  private readonly closing = new Set<Promise<void>>();
   private fileName: string | undefined;
 
   constructor(
@@ -223,30 +224,39 @@ class StrftimeFileTransport extends Transport {
     while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off);
   }
 
+  /**
+   * Hands the open file to fsync and close on libuv's pool. A worker thread
+   * runs several sections (src/engine/main/thread-plan.ts): a synchronous
+   * fsync here, at every rotation and every section's end, stalled the other
+   * sections' sockets for as long as the disk took. `_final` waits for them.
+   */
   private closeFd(): void {
     if (this.fd === undefined) return;
     const fd = this.fd;
+    const file = path.resolve(this.opts.directory, this.fileName ?? '');
     this.fd = undefined;
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    const closed = new Promise<void>((resolve) => {
+      fs.fsync(fd, (syncErr) => {
+        fs.close(fd, (closeErr) => {
+          const err = syncErr ?? closeErr;
+          if (err) {
+            this.failure ??= new WriteError(
+              `section ${this.opts.section}: cannot flush the ${this.opts.what} log ${file}: ${err.message}`,
+              { section: this.opts.section, path: file, errno: err.code },
+              { cause: err },
+            );
+          }
+          resolve();
+        });
+      });
+    });
+    this.closing.add(closed);
+    void closed.then(() => this.closing.delete(closed));
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    try {
-      this.closeFd();
-      callback();
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      this.failure ??= new WriteError(
-        `section ${this.opts.section}: cannot flush the ${this.opts.what} log: ${e.message}`,
-        { section: this.opts.section, path: this.fileName ? path.resolve(this.opts.directory, this.fileName) : this.opts.directory, errno: e.code },
-        { cause: err },
-      );
-      callback();
-    }
+    this.closeFd();
+    void Promise.all([...this.closing]).then(() => callback());
   }
 }
 

@@ -226,6 +226,38 @@ describe('section log', () => {
     }
   });
 
+  it('flushes its files on libuv\'s pool, never with a synchronous fsync that would stall the sections sharing its thread', async () => {
+    // Every file this log closes (at the hour's rollover and at close) is
+    // fsynced before close() resolves, and not on the event loop.
+    const syncFsync = fs.fsyncSync;
+    const asyncFsync = fs.fsync;
+    const flushed: number[] = [];
+    fs.fsyncSync = () => {
+      throw new Error('fsyncSync called on the worker thread');
+    };
+    (fs as { fsync: unknown }).fsync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+      flushed.push(fd);
+      asyncFsync(fd, cb);
+    };
+    try {
+      let clock = new Date(2025, 0, 2, 10, 59, 59, 999);
+      const log = createSectionLog(options({ now: () => clock }));
+      log.info('before the hour');
+      clock = new Date(2025, 0, 2, 11, 0, 0, 0);
+      log.info('after the hour');
+      log.error({ error: 'late failure' });
+      await log.close();
+      expect(flushed, 'three files: two hours of messages, one of errors').to.have.length(3);
+    } finally {
+      fs.fsyncSync = syncFsync;
+      fs.fsync = asyncFsync;
+    }
+    const files = readAll(dir);
+    expect(lines(files['messages_2025-01-02_10.log'])).to.have.length(1);
+    expect(lines(files['messages_2025-01-02_11.log'])).to.have.length(2);
+    expect(lines(files['errors_2025-01-02_11.log'])).to.have.length(1);
+  });
+
   it('close() is idempotent and every line is on disk once it resolves', async () => {
     const log = createSectionLog(options());
     const n = 2000;
