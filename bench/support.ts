@@ -47,14 +47,19 @@ export interface ChildRun {
   stderr: string;
 }
 
+/** Runs bin/uzmanposta with `args` and measures it (see runNodeScript). */
+export async function runCollector(args: string[], cwd: string): Promise<ChildRun> {
+  return runNodeScript(BIN, args, cwd);
+}
+
 /**
- * Runs bin/uzmanposta with `args` and measures it: through GNU time -v when
+ * Runs `node script args` and measures it: through GNU time -v when
  * installed (exact peak RSS and CPU of the child), else by polling
  * /proc/PID/status (VmHWM) and /proc/PID/stat (CPU ticks) until it exits.
  */
-export async function runCollector(args: string[], cwd: string): Promise<ChildRun> {
+export async function runNodeScript(script: string, args: string[], cwd: string): Promise<ChildRun> {
   const useTime = existsSync(GNU_TIME);
-  const argv = useTime ? ['-v', process.execPath, BIN, ...args] : [BIN, ...args];
+  const argv = useTime ? ['-v', process.execPath, script, ...args] : [script, ...args];
   const started = performance.now();
   const child = spawn(useTime ? GNU_TIME : process.execPath, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
