@@ -1,14 +1,14 @@
 // Issue 9: worker threads sized to the machine. A run starts at most as many
 // threads as there are CPUs (and never more than sections); each runs several
-// sections at once, and a section that fails, or a thread that dies, leaves
-// every section with its own final status.
+// sections at once, and a section that fails or is stopped, or a thread that
+// dies, leaves every section with its own final status.
 //
 // Threads are observed through the threadId each section reports from its
 // worker; concurrency through the mock holding first lists until enough
 // sections wait there at once.
 
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { Coordinator } from '../../src/engine/main/coordinator.js';
 import { startMockApi, type MockApi, type MockStreamSpec } from '../../src/mock-api/index.js';
 import type { Heartbeat } from '../../src/reporting/heartbeat.js';
 import { readPosition } from '../../src/storage/position-store.js';
+import { readLockHolder, type LockHolder } from '../../src/storage/section-lock.js';
 import { onCleanup } from '../support/cleanup.js';
 import { dayAnchor } from '../support/epochs.js';
 import { readStream, tempDir, until } from '../support/harness.js';
@@ -144,6 +145,42 @@ describe('worker threads sized to the machine', function () {
     }
     expect(heartbeat(sections[1]!).status).to.equal('error');
     expect(hold.caught, 'both healthy sections were in flight when the others failed').to.equal(2);
+  });
+
+  it('a section stopped by losing its lock stops alone: the others on its thread complete exactly', async () => {
+    // The one way a single section is stopped mid-run: another run took its
+    // lock over (its lease looked expired from there). It must commit nothing
+    // more; the sections sharing its thread must not notice.
+    const s = await setup(3);
+    const hold = holdFirstLists(s, 3);
+    const coordinator = new Coordinator({ sections: s.sections, range: { from: s.start, to: s.end }, concurrency: 3, notify: () => undefined, cores: 1 });
+    const running = coordinator.run();
+    await until(() => (hold.caught === 3 ? true : undefined), 'all three sections waiting on their first list');
+    const t1 = s.sections[1]!;
+    const successor: LockHolder = { pid: 7, hostname: 'successor-host', startedAt: new Date().toISOString(), lease: 30, token: '0123456789abcdef' };
+    writeFileSync(t1.lockFilePath, JSON.stringify(successor));
+    hold.release();
+    const results = await running;
+
+    expect(results.map((r) => [r.status, r.error?.code])).to.deep.equal([
+      ['completed', undefined],
+      ['failed', 'UZP_LOCK_LOST'],
+      ['completed', undefined],
+    ]);
+    expect(new Set(results.map((r) => r.threadId)).size, 'all three on one thread').to.equal(1);
+    expect(results[1]?.metrics.windowsCommitted, 't1 committed nothing once its lock was gone').to.equal(0);
+    expect(readStream(t1.outputDirectory, `${s.streams[1]!.stream.domain}_`), 'no record of t1 written').to.deep.equal([]);
+    expect(existsSync(t1.positionFile), 'no position saved for t1').to.equal(false);
+    expect(readLockHolder(t1.lockFilePath), "the successor's lock is left in place").to.deep.equal(successor);
+    expect(heartbeat(t1).status).to.equal('error');
+    for (const i of [0, 2]) {
+      const cfg = s.sections[i]!;
+      expect(results[i]?.metrics.recordsWritten, cfg.section).to.equal(s.mock.count(s.streams[i]!.stream, s.start, s.end));
+      expect(readStream(cfg.outputDirectory, `${s.streams[i]!.stream.domain}_`), cfg.section).to.have.length(s.mock.count(s.streams[i]!.stream, s.start, s.end));
+      expect(readPosition(cfg.positionFile, cfg.section)).to.equal(s.end);
+      expect(heartbeat(cfg).status).to.equal('completed');
+      expect(existsSync(cfg.lockFilePath), `${cfg.section} released its lock`).to.equal(false);
+    }
   });
 
   it('a worker thread that dies leaves each of its sections failed, never running, and a rerun ends exactly', async () => {
