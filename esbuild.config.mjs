@@ -5,13 +5,17 @@
 // - dist/bundle/uzmanposta.js: the command line (bin/uzmanposta imports it).
 //   Code splitting keeps the commands lazy: a run never loads --check's
 //   modules, and the reverse.
-// - dist/bundle/section-worker.js: what a Piscina worker thread loads.
+// - dist/bundle/section-worker.js: what a Piscina worker thread loads, in one
+//   file, built apart from the command line. Piscina's worker require()s it,
+//   so Node reads it as a string at once; split into chunks, the chunks went
+//   through the ES module loader, which decodes each file's bytes itself
+//   (~10 ms a thread for undici's chunk, measured).
 //
 // Piscina stays outside the bundle: it starts its threads from its own
 // worker script, found next to its package files. Everything else (undici,
 // winston, yargs, ini, write-file-atomic, lockfile) is bundled. Source maps
-// point into src/ and workers/; bin/uzmanposta turns them on, so stack traces
-// name the TypeScript files and lines.
+// point into src/ and workers/; src/common/readable-stack.ts maps the frames
+// of the stacks the collector reports, so they name the TypeScript files and lines.
 //
 // The bundle is built from the TypeScript sources, not from tsc's output:
 // tsc type-checks and builds dist/src, dist/workers and dist/test (the tests
@@ -58,6 +62,11 @@ export function bundleOptions({ entryPoints, outdir, define = {} }) {
 export async function bundle(options) {
   // Chunk names carry a content hash: start empty so old chunks do not pile up.
   rmSync(options.outdir, { recursive: true, force: true });
+  return bundleInto(options);
+}
+
+/** Builds `options` into its outdir beside what is there. */
+async function bundleInto(options) {
   const result = await build(options);
   if (result.errors.length > 0) return false;
 
@@ -78,22 +87,17 @@ export async function bundle(options) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
-  const ok = await bundle(
-    bundleOptions({
-      entryPoints: {
-        uzmanposta: 'src/cli/main.ts',
-        'section-worker': 'workers/section-worker.ts',
-      },
-      outdir: 'dist/bundle',
-      // The bundle's files sit in one folder, so paths computed from a module's
-      // own place in dist/src do not hold there: the version is built in, and the
-      // coordinator finds the worker next to itself (src/common/package-version.ts,
-      // src/engine/main/coordinator.ts).
-      define: {
-        UZP_BUNDLED_VERSION: JSON.stringify(pkg.version),
-        UZP_BUNDLED_WORKER: JSON.stringify('./section-worker.js'),
-      },
-    }),
-  );
+  // The bundle's files sit in one folder, so paths computed from a module's
+  // own place in dist/src do not hold there: the version is built in, and the
+  // coordinator finds the worker next to itself (src/common/package-version.ts,
+  // src/engine/main/coordinator.ts).
+  const define = {
+    UZP_BUNDLED_VERSION: JSON.stringify(pkg.version),
+    UZP_BUNDLED_WORKER: JSON.stringify('./section-worker.js'),
+  };
+  const outdir = 'dist/bundle';
+  const ok =
+    (await bundle(bundleOptions({ entryPoints: { uzmanposta: 'src/cli/main.ts' }, outdir, define }))) &&
+    (await bundleInto({ ...bundleOptions({ entryPoints: { 'section-worker': 'workers/section-worker.ts' }, outdir, define }), splitting: false }));
   if (!ok) process.exit(1);
 }
