@@ -82,7 +82,8 @@ describe('section log', () => {
     expect(got[0]).to.contain('first\\nsecond');
   });
 
-  it('starts a new file when the hour rolls over', async () => {
+  /** One line at 10:59:59.999, then a line and an error at 11:00; closes the log. */
+  async function logAcrossTheHour(): Promise<void> {
     let clock = new Date(2025, 0, 2, 10, 59, 59, 999);
     const log = createSectionLog(options({ now: () => clock }));
     log.info('before the hour');
@@ -90,6 +91,10 @@ describe('section log', () => {
     log.info('after the hour');
     log.error({ error: 'late failure' });
     await log.close();
+  }
+
+  it('starts a new file when the hour rolls over', async () => {
+    await logAcrossTheHour();
 
     const files = readAll(dir);
     expect(Object.keys(files).sort()).to.deep.equal([
@@ -240,13 +245,7 @@ describe('section log', () => {
       asyncFsync(fd, cb);
     };
     try {
-      let clock = new Date(2025, 0, 2, 10, 59, 59, 999);
-      const log = createSectionLog(options({ now: () => clock }));
-      log.info('before the hour');
-      clock = new Date(2025, 0, 2, 11, 0, 0, 0);
-      log.info('after the hour');
-      log.error({ error: 'late failure' });
-      await log.close();
+      await logAcrossTheHour();
       expect(flushed, 'three files: two hours of messages, one of errors').to.have.length(3);
     } finally {
       fs.fsyncSync = syncFsync;
