@@ -142,10 +142,10 @@ export function scratch(name: string): { dir: string; remove: () => void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Throws with the collector's output when it did not exit 0: a failed run has no meaningful figures. */
+/** Throws with the child's output when it did not exit 0: a failed run has no meaningful figures. */
 export function expectSuccess(run: ChildRun, what: string): void {
   if (run.code !== 0) {
-    throw new Error(`${what}: collector exited ${String(run.code)}\n--- stdout\n${run.stdout.slice(-4000)}\n--- stderr\n${run.stderr.slice(-4000)}`);
+    throw new Error(`${what}: exited ${String(run.code)}\n--- stdout\n${run.stdout.slice(-4000)}\n--- stderr\n${run.stderr.slice(-4000)}`);
   }
 }
 
