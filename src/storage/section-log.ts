@@ -241,7 +241,7 @@ class StrftimeFileTransport extends Transport {
           const err = syncErr ?? closeErr;
           if (err) {
             this.failure ??= new WriteError(
-              `section ${this.opts.section}: cannot flush the ${this.opts.what} log ${file}: ${err.message}`,
+              `section ${this.opts.section}: cannot flush the ${this.opts.what} log ${file}: ${err.message}; its lines were written but may not survive a power loss: check the file system (free space, I/O errors in the kernel log)`,
               { section: this.opts.section, path: file, errno: err.code },
               { cause: err },
             );

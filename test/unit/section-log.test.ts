@@ -302,6 +302,29 @@ describe('section log', () => {
     expect(out.text()).to.contain('cannot land in a file');
   });
 
+  it('rejects close() with a WriteError naming the file when its fsync fails, and says what to check', async () => {
+    const asyncFsync = fs.fsync;
+    (fs as { fsync: unknown }).fsync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+      asyncFsync(fd, () => cb(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })));
+    };
+    let caught: unknown;
+    try {
+      const log = createSectionLog(options());
+      log.info('written, then not flushed');
+      await log.close().catch((err: unknown) => {
+        caught = err;
+      });
+    } finally {
+      fs.fsync = asyncFsync;
+    }
+    expect(caught).to.be.instanceOf(WriteError);
+    const err = caught as WriteError;
+    expect(err.code).to.equal('UZP_WRITE_FAILED');
+    expect(err.section).to.equal(SECTION);
+    expect(err.message).to.contain(path.join(dir, 'messages_2025-01-02_10.log')).and.contain('EIO').and.contain('check the file system');
+    expect(lines(readAll(dir)['messages_2025-01-02_10.log'])).to.have.length(1);
+  });
+
   it('applies retention at creation when counts are given', async () => {
     fs.mkdirSync(dir, { recursive: true });
     for (const h of ['07', '08', '09']) {
