@@ -68,36 +68,6 @@ export function mkdirDurable(dir: string, mode: number = DIR_MODE): void {
   }
 }
 
-/**
- * Appends all of `data`, fsyncs it, and makes a newly created file's name
- * durable. New files get mode 0640 less the umask. Returns whether the file
- * was created by this call.
- */
-export function appendDurable(file: string, data: string | Uint8Array, mode: number = FILE_MODE): { created: boolean } {
-  mkdirDurable(path.dirname(file));
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  let created = true;
-  let fd: number;
-  try {
-    // O_EXCL tells us, race-free, whether this call created the file.
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
-  } catch (err) {
-    if (!isErrno(err, 'EEXIST')) throw err;
-    created = false;
-    fd = fs.openSync(file, 'a', mode);
-  }
-  try {
-    let off = 0;
-    // writeSync may write fewer bytes than asked (signals, quotas): loop.
-    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  if (created) fsyncDir(path.dirname(file));
-  return { created };
-}
-
 export interface AtomicWriteOptions {
   /** Mode of a new file, less the umask; an existing file keeps its own. Default 0640. */
   mode?: number;

@@ -8,7 +8,8 @@
 
 import { dataFileName } from '../config/file-names.js';
 import type { SectionConfig } from '../config/section-config.js';
-import { appendDurable } from './durable-fs.js';
+import fs from 'node:fs';
+import { isErrno, writeAtDurable } from './durable-fs.js';
 
 /**
  * When the data file name next changes after `nowMs`: the first of the next
@@ -28,11 +29,23 @@ export function nextPeriodStart(cfg: SectionConfig, nowMs: number): Date | undef
   return candidates.find((c) => dataFileName(cfg, c) !== current);
 }
 
-/** Creates the next period's data file, empty, if it does not exist yet; its path when this call created it. */
-export function createNextDataFile(cfg: SectionConfig, nowMs: number): string | undefined {
+/**
+ * Creates the next period's data file, empty, if it does not exist yet; its
+ * path when this call created it. Asynchronous, like the commit path: the
+ * worker thread it runs on serves other sections' sockets meanwhile. The
+ * usual case, a file that is already there, costs one stat and no fsync.
+ */
+export async function createNextDataFile(cfg: SectionConfig, nowMs: number): Promise<string | undefined> {
   if (!cfg.createNextDataFile || cfg.fileTime !== 'write') return undefined;
   const next = nextPeriodStart(cfg, nowMs);
   if (next === undefined) return undefined;
   const file = dataFileName(cfg, next);
-  return appendDurable(file, '').created ? file : undefined;
+  try {
+    await fs.promises.stat(file);
+    return undefined;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  // Exclusive create: a run that made it meanwhile leaves it as it is.
+  return (await writeAtDurable(file, 0, new Uint8Array(0))).created ? file : undefined;
 }

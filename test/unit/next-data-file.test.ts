@@ -31,38 +31,38 @@ describe('create_next_data_file', () => {
     });
   }
 
-  it('has no next period for a name without date fields', () => {
+  it('has no next period for a name without date fields', async () => {
     expect(nextPeriodStart(section('all.log'), NOWS[0]!)).to.equal(undefined);
-    expect(createNextDataFile(section('all.log'), NOWS[0]!)).to.equal(undefined);
+    expect(await createNextDataFile(section('all.log'), NOWS[0]!)).to.equal(undefined);
   });
 
-  it('creates the next file empty, with the data file mode, and never touches one that exists', () => {
+  it('creates the next file empty, with the data file mode, and never touches one that exists', async () => {
     const cfg = section('x_%Y-%m-%d.log');
     const now = NOWS[3]!;
     const expected = dataFileName(cfg, nextPeriodStart(cfg, now)!);
     const old = process.umask(0o022);
     try {
-      expect(createNextDataFile(cfg, now)).to.equal(expected);
+      expect(await createNextDataFile(cfg, now)).to.equal(expected);
     } finally {
       process.umask(old);
     }
     expect(fs.statSync(expected).size).to.equal(0);
     expect(fs.statSync(expected).mode & 0o777).to.equal(0o640);
     fs.writeFileSync(expected, '{"a":1}\n');
-    expect(createNextDataFile(cfg, now), 'exists: not created').to.equal(undefined);
+    expect(await createNextDataFile(cfg, now), 'exists: not created').to.equal(undefined);
     expect(fs.readFileSync(expected, 'utf8')).to.equal('{"a":1}\n');
     expect(fs.readdirSync(cfg.outputDirectory)).to.deep.equal([expected.split('/').pop()]);
   });
 
-  it('does nothing when off, or when files are named by event time (the next file is not the one that grows next)', () => {
+  it('does nothing when off, or when files are named by event time (the next file is not the one that grows next)', async () => {
     for (const cfg of [section('x_%Y-%m-%d.log', { createNextDataFile: false }), section('x_%Y-%m-%d.log', { fileTime: 'event' })]) {
-      expect(createNextDataFile(cfg, NOWS[3]!)).to.equal(undefined);
+      expect(await createNextDataFile(cfg, NOWS[3]!)).to.equal(undefined);
       expect(fs.readdirSync(cfg.outputDirectory)).to.deep.equal([]);
     }
   });
 
-  it('creates the output directory if the section never wrote', () => {
+  it('creates the output directory if the section never wrote', async () => {
     const cfg = section('x_%Y-%m-%d.log', { outputDirectory: join(tempDir('uzp-next-'), 'deeper', 'out') });
-    expect(createNextDataFile(cfg, NOWS[3]!)).to.be.a('string');
+    expect(await createNextDataFile(cfg, NOWS[3]!)).to.be.a('string');
   });
 });

@@ -87,7 +87,7 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
       log.info('stopped by signal; the window in progress was not committed and will be fetched again');
       return result('stopped');
     }
-    prepareNextFile(cfg, log, nowSeconds() * 1000);
+    await prepareNextFile(cfg, log, nowSeconds() * 1000);
     const s = metrics.snapshot();
     log.info(
       `completed: ${s.recordsWritten} records in ${s.windowsCommitted} windows, ` +
@@ -111,9 +111,9 @@ export async function runSection(opts: SectionRunOptions): Promise<SectionResult
 }
 
 /** create_next_data_file: a failure is worth a line in the logs, not the section's result. */
-function prepareNextFile(cfg: SectionConfig, log: SectionLog, nowMs: number): void {
+async function prepareNextFile(cfg: SectionConfig, log: SectionLog, nowMs: number): Promise<void> {
   try {
-    const created = createNextDataFile(cfg, nowMs);
+    const created = await createNextDataFile(cfg, nowMs);
     if (created) log.info(`created the next period's data file ${created}, empty, for agents that look for it when the period starts (create_next_data_file)`);
   } catch (err) {
     log.error({ error: `could not create the next period's data file (create_next_data_file): ${(err as Error).message}`, code: 'UZP_WRITE_FAILED' });
