@@ -153,7 +153,7 @@ export async function lockStillNames(lockPath: string, token: string): Promise<b
 
 function tryCreate(file: string, section: string, leaseSeconds: number): LockHolder | undefined {
   const me: LockHolder = { pid: process.pid, hostname: lockHostName(), startedAt: new Date().toISOString() };
-  const procStart = procStartOf(process.pid);
+  const procStart = ownProcStart();
   if (procStart !== undefined) me.procStart = procStart;
   if (leaseSeconds > 0) me.lease = leaseSeconds;
   me.token = randomBytes(8).toString('hex');
@@ -284,6 +284,11 @@ function inspect(file: string): SeenLock | undefined {
   }
 }
 
+/** The same lock file, unchanged: same inode, same modification time, same record. */
+function sameLock(a: SeenLock, b: SeenLock): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.raw === b.raw;
+}
+
 type Verdict = { held: true; error: LockHeldError } | { held: false; reason: string };
 
 function judge(seen: SeenLock, file: string, section: string, graceMs: number): Verdict {
@@ -394,6 +399,14 @@ function whyDead(holder: LockHolder): string | undefined {
  * renamed by mistake is linked back (link never overwrites).
  */
 function setAside(file: string, seen: SeenLock, log: (msg: string) => void): boolean {
+  // Judging took a while (a probe file, /proc): another run may have broken
+  // the stale lock and taken the name meanwhile. Look again, just before the
+  // rename, so that its fresh lock is not the file moved aside: moved aside,
+  // the name is free for an instant, and a third run could lock it while the
+  // fresh one's holder still believes it holds the lock (it would stop at its
+  // first commit, UZP_LOCK_LOST, but both would have started).
+  const current = inspect(file);
+  if (!current || !sameLock(current, seen)) return false;
   const aside = `${file}.stale-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}`;
   try {
     fs.renameSync(file, aside);
@@ -402,7 +415,7 @@ function setAside(file: string, seen: SeenLock, log: (msg: string) => void): boo
     throw err;
   }
   const moved = inspect(aside);
-  if (moved && moved.ino === seen.ino && moved.mtimeMs === seen.mtimeMs && moved.raw === seen.raw) {
+  if (moved && sameLock(moved, seen)) {
     fs.unlinkSync(aside);
     return true;
   }
@@ -507,6 +520,14 @@ function procStateOf(pid: number): 'zombie' | 'other' | undefined {
 }
 
 /** Linux only: boot id plus the process's start time, which together never repeat. */
+let ownStart: { value: string | undefined } | undefined;
+
+/** This process's procStartOf, read once: a run of 1,000 sections takes 1,000 locks. */
+function ownProcStart(): string | undefined {
+  ownStart ??= { value: procStartOf(process.pid) };
+  return ownStart.value;
+}
+
 function procStartOf(pid: number): string | undefined {
   if (process.platform !== 'linux') return undefined;
   try {
