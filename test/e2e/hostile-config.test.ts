@@ -166,8 +166,9 @@ describe('hostile config and state files', function () {
 
     it('an --end-time after now − end_delay is capped: the position never passes it, and a note says so', async () => {
       const dir = tempDir('uzp-hostile-');
-      const config = fx.writeConfig(dir, [section()]);
+      // One reading of the clock for the config and the check: two could fall either side of a second.
       const endDelay = fx.nowSeconds() - (start + SPAN);
+      const config = fx.writeConfig(dir, [section({ end_delay: String(endDelay) })]);
       const before = fx.nowSeconds();
       const result = await runCli(['--config', config, '--start-time', String(start), '--end-time', String(before + 7200)], { cwd: dir });
       const after = fx.nowSeconds();
