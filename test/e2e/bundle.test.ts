@@ -50,19 +50,16 @@ describe('the bundled command line (dist/bundle)', function () {
     expect(r.stdout.trim()).to.equal(pkg.version);
   });
 
-  it('maps a stack trace to the TypeScript sources under --enable-source-maps', () => {
-    const r = unexpectedErrorTrace('--enable-source-maps');
-    expect(r.code).to.equal(1);
-    expect(r.stderr).to.contain('unexpected error: Error: stdout refused the help text');
-    expect(r.stderr).to.match(/src\/cli\/main\.ts:\d+:\d+/);
-    expect(r.stderr).not.to.contain('dist/bundle/uzmanposta.js');
-  });
-
-  it('maps it without Node\'s own source maps too, when the error is reported', () => {
-    const r = unexpectedErrorTrace('');
-    expect(r.code).to.equal(1);
-    expect(r.stderr).to.contain('unexpected error: Error: stdout refused the help text');
-    expect(r.stderr).to.match(/src\/cli\/main\.ts:\d+:\d+/);
-    expect(r.stderr).not.to.contain('dist/bundle/uzmanposta.js');
-  });
+  for (const [flag, how] of [
+    ['--enable-source-maps', "under Node's --enable-source-maps"],
+    ['', "without Node's own source maps too, when the error is reported"],
+  ] as const) {
+    it(`maps a stack trace to the TypeScript sources ${how}`, () => {
+      const r = unexpectedErrorTrace(flag);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.contain('unexpected error: Error: stdout refused the help text');
+      expect(r.stderr).to.match(/src\/cli\/main\.ts:\d+:\d+/);
+      expect(r.stderr).not.to.contain('dist/bundle/uzmanposta.js');
+    });
+  }
 });
