@@ -99,13 +99,13 @@ export function writeFileAtomicDurable(file: string, data: string, opts: AtomicW
     replaceAdvisoryFile(file, data, mode, opts.exactMode === true);
     return;
   }
-  const options: writeFileAtomic.Options = { fsync: durable, encoding: 'utf8' };
+  const options: writeFileAtomic.Options = { fsync: true, encoding: 'utf8' };
   // write-file-atomic chmods the temp file to `mode` verbatim, bypassing the
   // umask, so apply the umask ourselves; without `mode` it keeps an existing file's.
   if (opts.exactMode) options.mode = mode;
   else if (!fs.existsSync(file)) options.mode = mode & ~currentUmask();
   writeFileAtomic.sync(file, data, options);
-  if (durable) fsyncDir(dir);
+  fsyncDir(dir);
 }
 
 /**
@@ -127,7 +127,7 @@ function replaceAdvisoryFile(file: string, data: string, mode: number, exactMode
       target = mode & ~currentUmask();
     }
   }
-  const temp = `${file}.${String(Math.floor(Math.random() * 0xffffffff))}`;
+  const temp = tempNameFor(file);
   let fd: number | undefined;
   try {
     fd = fs.openSync(temp, 'wx', target);
@@ -142,6 +142,11 @@ function replaceAdvisoryFile(file: string, data: string, mode: number, exactMode
     fs.rmSync(temp, { force: true });
     throw err;
   }
+}
+
+/** A temp file's name beside `file` (`<file>.<digits>`), as the replacements here make them. */
+function tempNameFor(file: string): string {
+  return `${file}.${String(Math.floor(Math.random() * 0xffffffff))}`;
 }
 
 export function truncateDurable(file: string, size: number): void {
@@ -276,7 +281,7 @@ export async function writeAtDurable(file: string, offset: number, data: Uint8Ar
 export async function writeFileAtomicAsync(file: string, data: string | Uint8Array, opts: { durable: boolean; mode?: number }): Promise<void> {
   const dir = path.dirname(file);
   await mkdirDurableAsync(dir);
-  const temp = `${file}.${String(Math.floor(Math.random() * 0xffffffff))}`;
+  const temp = tempNameFor(file);
   let mode = opts.mode ?? FILE_MODE;
   try {
     // An existing file keeps its mode, as with write-file-atomic.
